@@ -1,0 +1,1 @@
+"""prefect-haoee: Haoee gateway generation as Prefect 3 workflows."""

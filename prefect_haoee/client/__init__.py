@@ -1,0 +1,1 @@
+"""Typed httpx client for the Haoee gateway. Imports no Prefect module."""

@@ -1,0 +1,155 @@
+"""The client's error tree.
+
+Every failure the client raises is a :class:`HaoeeError`. Each carries ``retryable``
+(would the same call, made again, plausibly succeed?), the gateway ``code``, the
+``http_status`` and the gateway ``request_id``. No error ever holds the API key: messages
+are built from the gateway's answer, which never echoes it, and are scrubbed anyway.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+SUCCESS_CODE = 10000
+
+# Moderation codes a new seed can pass (the output was flagged, not the input).
+OUTPUT_MODERATION_CODES = frozenset({50511, 50519})
+CONTENT_REJECTED_CODES = frozenset(
+    {50411, 50412, 50413, 50511, 50512, 50518, 50519, 50520, 50521, 50522, 60102, 60208}
+)
+RATE_LIMIT_CODES = frozenset({50429, 50430})
+SERVER_CODES = frozenset({50500, 50501})
+AUTH_CODES = frozenset({50400})
+
+
+class HaoeeError(Exception):
+    """Base of every error the client raises."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code is not None:
+            parts.append(f"code={self.code}")
+        if self.http_status is not None:
+            parts.append(f"http={self.http_status}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep keyword attributes through pickling (Prefect persists exceptions in states).
+        return (
+            _rebuild_error,
+            (type(self), self.message, self.code, self.http_status, self.request_id),
+            self.__dict__,
+        )
+
+
+def _rebuild_error(
+    cls: type[HaoeeError],
+    message: str,
+    code: int | None,
+    http_status: int | None,
+    request_id: str | None,
+) -> HaoeeError:
+    err = cls.__new__(cls)
+    HaoeeError.__init__(err, message, code=code, http_status=http_status, request_id=request_id)
+    return err
+
+
+class AuthenticationError(HaoeeError):
+    """The gateway refused the API key (HTTP 401/403 or code 50400)."""
+
+
+class InvalidRequestError(HaoeeError):
+    """The request is malformed or violates a documented limit (502xx, other 4xx)."""
+
+
+class RateLimitedError(HaoeeError):
+    """QPS or concurrency cap hit (50429/50430, HTTP 429)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(HaoeeError):
+    """The gateway or the model failed (HTTP 5xx, 50500/50501)."""
+
+    retryable = True
+
+
+class TransportError(HaoeeError):
+    """No usable answer: timeout, reset, DNS, a body that is not the gateway's JSON."""
+
+    retryable = True
+
+
+class ContentRejectedError(HaoeeError):
+    """Moderation refused the input or the output.
+
+    Only output moderation (50511, 50519) is retryable, and only with a new seed.
+    """
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.code in OUTPUT_MODERATION_CODES
+
+
+class TaskNotFoundError(HaoeeError):
+    """An async task id is unknown to the gateway (never submitted, or older than 12 h)."""
+
+
+class TaskExpiredError(TaskNotFoundError):
+    """An async task expired: resubmit it."""
+
+
+class TaskTimeoutError(HaoeeError):
+    """Polling reached its deadline while the task was still queued or generating."""
+
+    retryable = True
+
+
+class DownloadError(HaoeeError):
+    """A result file could not be fetched or is not a valid image."""
+
+
+def error_for(
+    *,
+    http_status: int | None,
+    code: int | None,
+    message: str,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> HaoeeError:
+    """Map a gateway answer (HTTP status + business code) to the right error class."""
+    kw = {"code": code, "http_status": http_status, "request_id": request_id}
+    if code in RATE_LIMIT_CODES or http_status == 429:
+        return RateLimitedError(message, retry_after=retry_after, **kw)
+    if code in CONTENT_REJECTED_CODES:
+        return ContentRejectedError(message, **kw)
+    if code in AUTH_CODES or http_status in (401, 403):
+        return AuthenticationError(message, **kw)
+    if code in SERVER_CODES or (http_status is not None and http_status >= 500):
+        return ServerError(message, **kw)
+    return InvalidRequestError(message, **kw)

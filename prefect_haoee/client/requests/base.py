@@ -1,0 +1,165 @@
+"""Shared pieces of every Volcengine visual request model.
+
+A request model is the unit of identity (DESIGN.md): its canonical JSON, hashed with
+sha256, is the *request hash* used as cache key, S3 object name and manifest id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Fields that choose how the answer is delivered, not what image is made: left out of the hash.
+DELIVERY_FIELDS: frozenset[str] = frozenset({"return_url"})
+
+
+class LogoInfo(BaseModel):
+    """Visible "AI generated" watermark options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    add_logo: bool = False
+    position: int = Field(default=0, ge=0, le=3, description="0 bottom-right .. 3 top-right")
+    language: int = Field(default=0, ge=0, le=1, description="0 Chinese, 1 English")
+    opacity: float = Field(default=0.3, ge=0, le=1)
+    logo_text_content: str | None = Field(default=None, max_length=50)
+
+
+class AigcMeta(BaseModel):
+    """Implicit AIGC label (Jimeng docs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_producer: str | None = None
+    producer_id: str
+    content_propagator: str | None = None
+    propagate_id: str | None = None
+
+
+def check_base64_images(values: list[str] | None) -> list[str] | None:
+    """Raw base64 only: a ``data:`` prefix makes the gateway answer 50207."""
+    if values is None:
+        return None
+    for i, value in enumerate(values):
+        if value.startswith("data:"):
+            raise ValueError(f"item {i}: base64 must not carry a 'data:' prefix")
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"item {i}: not valid base64 ({exc})") from None
+    return values
+
+
+def check_image_urls(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    for i, value in enumerate(values):
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"item {i}: image URL must be http(s), got {value[:40]!r}")
+    return values
+
+
+class VisualRequest(BaseModel):
+    """Base of every ``/volcv/v1`` request body (one subclass per ``req_key``).
+
+    Subclasses set ``req_key`` to a ``Literal`` and declare their own parameters and
+    ranges. Class variables describe image inputs: ``min_images``/``max_images`` count the
+    images given as ``binary_data_base64`` *or* ``image_urls`` (base64 wins when both are
+    given, as the gateway does).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    min_images: ClassVar[int] = 0
+    max_images: ClassVar[int] = 0
+    base64_only: ClassVar[bool] = False
+    prompt_max_chars: ClassVar[int | None] = None
+
+    req_key: str
+    binary_data_base64: list[str] | None = Field(default=None, repr=False)
+    image_urls: list[str] | None = None
+    return_url: bool = True
+    logo_info: LogoInfo | None = None
+
+    @field_validator("binary_data_base64")
+    @classmethod
+    def _check_b64(cls, value: list[str] | None) -> list[str] | None:
+        return check_base64_images(value)
+
+    @field_validator("image_urls")
+    @classmethod
+    def _check_urls(cls, value: list[str] | None) -> list[str] | None:
+        return check_image_urls(value)
+
+    @model_validator(mode="after")
+    def _check_image_count(self) -> VisualRequest:
+        b64 = self.binary_data_base64 or []
+        urls = self.image_urls or []
+        if self.base64_only and urls:
+            raise ValueError(f"{self.req_key} takes images as binary_data_base64 only")
+        count = len(b64) if b64 else len(urls)
+        if count < self.min_images or count > self.max_images:
+            if self.min_images == self.max_images:
+                want = f"exactly {self.min_images}"
+            else:
+                want = f"{self.min_images} to {self.max_images}"
+            field = "binary_data_base64" if b64 else "image_urls"
+            if self.max_images == 0:
+                raise ValueError(f"{self.req_key} takes no input image ({field} given)")
+            raise ValueError(
+                f"{self.req_key} takes {want} input image(s) in binary_data_base64 or "
+                f"image_urls, got {count}"
+            )
+        prompt = getattr(self, "prompt", None)
+        if self.prompt_max_chars is not None and isinstance(prompt, str):
+            if len(prompt) > self.prompt_max_chars:
+                raise ValueError(
+                    f"prompt is {len(prompt)} characters; {self.req_key} allows "
+                    f"{self.prompt_max_chars}"
+                )
+        return self
+
+    # -- identity -----------------------------------------------------------------------
+    @property
+    def seed_value(self) -> int | None:
+        """The seed this request asks for (``None`` when the model has no seed field)."""
+        seed = getattr(self, "seed", None)
+        return seed if isinstance(seed, int) else None
+
+    @property
+    def is_deterministic(self) -> bool:
+        """False for ``seed=-1`` (random): such a request must never be cached."""
+        return self.seed_value != -1
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body sent to the gateway (unset optional fields left out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def canonical_json(self) -> str:
+        """Sorted keys, defaults filled, delivery options left out."""
+        data = self.model_dump(mode="json", exclude_none=True, exclude=set(DELIVERY_FIELDS))
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def request_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def with_seed(self, seed: int) -> VisualRequest:
+        """A copy with another seed (used for retries after output moderation)."""
+        if "seed" not in type(self).model_fields:
+            raise ValueError(f"{self.req_key} has no seed parameter")
+        data = self.model_dump(exclude_none=True)
+        data["seed"] = seed
+        return type(self).model_validate(data)
+
+    def __repr_args__(self) -> Any:
+        # Keep reprs short: base64 payloads are summarised, never dumped.
+        for name, value in super().__repr_args__():
+            yield name, value
+        if self.binary_data_base64:
+            yield "binary_data_base64", f"<{len(self.binary_data_base64)} image(s)>"

@@ -1,0 +1,36 @@
+"""Client settings, read from ``HAOEE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://maas.haoee.com"
+
+
+class HaoeeSettings(BaseSettings):
+    """How to reach the gateway. The key is a ``SecretStr``: it never shows in a repr."""
+
+    model_config = SettingsConfigDict(env_prefix="HAOEE_", extra="ignore")
+
+    api_key: SecretStr = Field(default=SecretStr(""), description="Gateway API key")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="Gateway root URL")
+    auth_scheme: str = Field(
+        default="Bearer",
+        description="Authorization prefix; empty sends the raw key (the Haoee page shows both)",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=180.0, ge=1, description="Sync generation takes seconds")
+    write_timeout: float = Field(default=60.0, gt=0)
+    pool_timeout: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=20, ge=1)
+    max_keepalive_connections: int = Field(default=10, ge=0)
+    max_attempts: int = Field(default=4, ge=1, le=10, description="Per call, first try included")
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=20.0, ge=0)
+    retry_after_max: float = Field(default=60.0, ge=0, description="Cap on a honoured Retry-After")
+
+    def authorization_header(self) -> str:
+        key = self.api_key.get_secret_value()
+        scheme = self.auth_scheme.strip()
+        return f"{scheme} {key}" if scheme else key
