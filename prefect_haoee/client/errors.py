@@ -88,9 +88,8 @@ class RateLimitedError(HaoeeError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+    retry_after: float | None = None
+    """Seconds the gateway asked us to wait (``Retry-After``), if it said."""
 
 
 class ServerError(HaoeeError):
@@ -143,13 +142,18 @@ def error_for(
     retry_after: float | None = None,
 ) -> HaoeeError:
     """Map a gateway answer (HTTP status + business code) to the right error class."""
-    kw = {"code": code, "http_status": http_status, "request_id": request_id}
+    cls: type[HaoeeError]
     if code in RATE_LIMIT_CODES or http_status == 429:
-        return RateLimitedError(message, retry_after=retry_after, **kw)
-    if code in CONTENT_REJECTED_CODES:
-        return ContentRejectedError(message, **kw)
-    if code in AUTH_CODES or http_status in (401, 403):
-        return AuthenticationError(message, **kw)
-    if code in SERVER_CODES or (http_status is not None and http_status >= 500):
-        return ServerError(message, **kw)
-    return InvalidRequestError(message, **kw)
+        cls = RateLimitedError
+    elif code in CONTENT_REJECTED_CODES:
+        cls = ContentRejectedError
+    elif code in AUTH_CODES or http_status in (401, 403):
+        cls = AuthenticationError
+    elif code in SERVER_CODES or (http_status is not None and http_status >= 500):
+        cls = ServerError
+    else:
+        cls = InvalidRequestError
+    error = cls(message, code=code, http_status=http_status, request_id=request_id)
+    if isinstance(error, RateLimitedError):
+        error.retry_after = retry_after
+    return error

@@ -1,0 +1,204 @@
+"""Fetch and verify a generated image: http(s) only, size-capped, decoded by Pillow.
+
+Downloads use their own httpx client with no ``Authorization`` header: result URLs point
+at object storage, which must never see the gateway key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import warnings
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field
+
+from prefect_haoee.client.errors import DownloadError, TransportError
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+MAX_REDIRECTS = 5
+
+_CONTENT_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
+
+
+class DownloadedImage(BaseModel):
+    """Verified image bytes with their digest and geometry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: bytes = Field(repr=False)
+    sha256: str
+    format: str
+    width: int
+    height: int
+    source: Literal["url", "base64"]
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def content_type(self) -> str:
+        return _CONTENT_TYPES.get(self.format, "application/octet-stream")
+
+    @property
+    def extension(self) -> str:
+        return {"JPEG": "jpg"}.get(self.format, self.format.lower())
+
+
+def verify_image(data: bytes, source: Literal["url", "base64"] = "url") -> DownloadedImage:
+    """Decode ``data`` fully with Pillow; raise :class:`DownloadError` if it is no image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or "UNKNOWN"
+                width, height = img.size
+                img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DownloadError(f"bytes are not a decodable image: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DownloadError(f"image refused as a decompression bomb: {exc}") from None
+    return DownloadedImage(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        format=fmt,
+        width=width,
+        height=height,
+        source=source,
+    )
+
+
+def decode_base64_image(value: str) -> DownloadedImage:
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DownloadError(f"inline image is not valid base64: {exc}") from None
+    return verify_image(data, "base64")
+
+
+def check_url(url: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"refusing to download a {scheme or 'scheme-less'} URL: only http(s)")
+
+
+def check_response(response: httpx.Response, max_bytes: int) -> None:
+    if response.status_code >= 500:
+        raise TransportError(
+            f"file host answered HTTP {response.status_code}", http_status=response.status_code
+        )
+    if response.status_code >= 400:
+        raise DownloadError(
+            f"download failed with HTTP {response.status_code}"
+            + (" (the result URL may have expired)" if response.status_code in (403, 404) else ""),
+            http_status=response.status_code,
+        )
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise DownloadError(f"image is {int(declared)} bytes, over the {max_bytes}-byte cap")
+
+
+class _Cap:
+    """Accumulates streamed chunks, failing as soon as they pass the cap."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.buf = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.buf += chunk
+        if len(self.buf) > self.max_bytes:
+            raise DownloadError(f"image is over the {self.max_bytes}-byte cap")
+
+
+def new_download_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """A client for result files: no auth header, bounded redirects."""
+    return httpx.Client(
+        timeout=DEFAULT_TIMEOUT,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        transport=transport,
+    )
+
+
+def new_async_download_client(
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=DEFAULT_TIMEOUT,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        transport=transport,
+    )
+
+
+def download_image(
+    source: str,
+    *,
+    client: httpx.Client | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DownloadedImage:
+    """Fetch a URL (or decode inline base64 when ``source`` is not a URL) and verify it."""
+    if "://" not in source:
+        return decode_base64_image(source)
+    check_url(source)
+    own = client is None
+    http = client or new_download_client()
+    try:
+        with http.stream("GET", source) as response:
+            check_response(response, max_bytes)
+            cap = _Cap(max_bytes)
+            for chunk in response.iter_bytes():
+                cap.add(chunk)
+    except httpx.TooManyRedirects:
+        raise DownloadError("too many redirects while downloading the image") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if own:
+            http.close()
+    return verify_image(bytes(cap.buf), "url")
+
+
+async def adownload_image(
+    source: str,
+    *,
+    client: httpx.AsyncClient | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DownloadedImage:
+    """Async twin of :func:`download_image`."""
+    if "://" not in source:
+        return decode_base64_image(source)
+    check_url(source)
+    own = client is None
+    http = client or new_async_download_client()
+    cap = _Cap(max_bytes)
+    try:
+        async with http.stream("GET", source) as response:
+            check_response(response, max_bytes)
+            async for chunk in response.aiter_bytes():
+                cap.add(chunk)
+    except httpx.TooManyRedirects:
+        raise DownloadError("too many redirects while downloading the image") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if own:
+            await http.aclose()
+    return verify_image(bytes(cap.buf), "url")

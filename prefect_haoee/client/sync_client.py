@@ -1,0 +1,160 @@
+"""The blocking client: ``with HaoeeClient() as client: client.generate(request)``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import httpx
+
+from prefect_haoee.client.base_client import ClientBase, logger
+from prefect_haoee.client.download import (
+    DEFAULT_MAX_BYTES,
+    DownloadedImage,
+    download_image,
+    new_download_client,
+)
+from prefect_haoee.client.errors import HaoeeError, TaskTimeoutError
+from prefect_haoee.client.protocol import (
+    VISUAL_PATH,
+    Call,
+    client_headers,
+    client_limits,
+    client_timeout,
+    get_result_call,
+    parse_envelope,
+    process_call,
+    submit_call,
+    transport_error,
+)
+from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
+from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
+from prefect_haoee.client.retry import PollPolicy, RetryPolicy
+from prefect_haoee.client.settings import HaoeeSettings
+
+
+class HaoeeClient(ClientBase):
+    """Blocking client for the Volcengine visual family (``POST /volcv/v1``)."""
+
+    def __init__(
+        self,
+        settings: HaoeeSettings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        download_transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(settings, retry, poll)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.settings.base_url,
+            headers=client_headers(self.settings),
+            timeout=client_timeout(self.settings),
+            limits=client_limits(self.settings),
+            transport=transport,
+        )
+        self._files = new_download_client(download_transport)
+
+    def __enter__(self) -> HaoeeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+        self._files.close()
+
+    def _send(self, call: Call) -> Envelope:
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = self._http.post(
+                    VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+                )
+                env = parse_envelope(response, self._secret)
+            except httpx.HTTPError as exc:
+                error: HaoeeError = transport_error(exc, self._secret)
+            except HaoeeError as exc:
+                error = exc
+            else:
+                logger.debug(
+                    "%s %s ok in %.3fs",
+                    call.action,
+                    call.body["req_key"],
+                    time.monotonic() - started,
+                )
+                return env
+            if not self.retry_policy.should_retry(error, attempt):
+                raise error
+            delay = self.retry_policy.delay(error, attempt)
+            self._log_retry(call, error, attempt, delay)
+            self._sleep(delay)
+
+    def generate(self, request: VisualRequest, *, model_name: str | None = None) -> GeneratedImages:
+        """Synchronous generation (``CVProcess``): a paid call."""
+        return self._images_or_raise(self._send(process_call(request, model_name)))
+
+    def submit(self, request: VisualRequest, *, model_name: str | None = None) -> SubmitResult:
+        """Submit an async task (``CVSync2AsyncSubmitTask``): a paid call."""
+        env = self._send(submit_call(request, model_name))
+        return self._submit_result(request.req_key, env)
+
+    def get_result(
+        self,
+        req_key: str,
+        task_id: str,
+        *,
+        return_url: bool = True,
+        logo_info: LogoInfo | None = None,
+        model_name: str | None = None,
+    ) -> TaskResult:
+        """One poll (``CVSync2AsyncGetResult``); free."""
+        call = get_result_call(
+            req_key, task_id, return_url=return_url, logo_info=logo_info, model_name=model_name
+        )
+        return self._task_result(req_key, task_id, self._send(call))
+
+    def wait(
+        self,
+        req_key: str,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        return_url: bool = True,
+        logo_info: LogoInfo | None = None,
+        model_name: str | None = None,
+    ) -> GeneratedImages:
+        """Poll until ``done``; raise on ``not_found``/``expired`` or at the deadline."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
+        interval: float | None = None
+        while True:
+            result = self.get_result(
+                req_key,
+                task_id,
+                return_url=return_url,
+                logo_info=logo_info,
+                model_name=model_name,
+            )
+            images = self._finished_images(result)
+            if images is not None:
+                return images
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(f"task {task_id} still {result.status} at the deadline")
+            interval = self.poll_policy.next_interval(interval)
+            self._sleep(min(interval, remaining))
+
+    def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
+        """Fetch a result URL (without the API key) or decode inline base64; verify it."""
+        return download_image(source, client=self._files, max_bytes=max_bytes)

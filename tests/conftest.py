@@ -1,0 +1,15 @@
+"""Shared test helpers (plain functions and fixtures usable from every test folder)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def png_bytes(
+    width: int = 8, height: int = 8, color: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, format="PNG")
+    return buf.getvalue()
