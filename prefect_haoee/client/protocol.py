@@ -52,8 +52,16 @@ def process_call(request: VisualRequest, model_name: str | None = None) -> Call:
     return Call("CVProcess", request.to_body(), model_name or request.req_key)
 
 
+# Output options of an async task are chosen when polling (GetResult's req_json); upstream
+# accepts them at submit only in callback mode, and then as JSON strings (Jimeng 4.0/4.6).
+POLL_TIME_FIELDS = ("return_url", "logo_info")
+
+
 def submit_call(request: VisualRequest, model_name: str | None = None) -> Call:
-    return Call("CVSync2AsyncSubmitTask", request.to_body(), model_name or request.req_key)
+    body = request.to_body()
+    for name in POLL_TIME_FIELDS:
+        body.pop(name, None)
+    return Call("CVSync2AsyncSubmitTask", body, model_name or request.req_key)
 
 
 def get_result_call(

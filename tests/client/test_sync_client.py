@@ -74,6 +74,8 @@ def test_submit_returns_task_id() -> None:
     assert submitted.task_id == "7392616336519610409"
     assert submitted.req_key == "high_aes_ip_v20"
     assert rec.requests[0].url.params["Action"] == "CVSync2AsyncSubmitTask"
+    # output options travel at poll time (GetResult req_json), never in the submit body
+    assert "return_url" not in rec.bodies()[0] and "logo_info" not in rec.bodies()[0]
 
 
 def test_get_result_sends_req_json_as_a_string() -> None:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prefect_haoee.client.requests.rules import field_error
+
 # Fields that choose how the answer is delivered, not what image is made: left out of the hash.
 DELIVERY_FIELDS: frozenset[str] = frozenset({"return_url"})
 
@@ -46,6 +48,8 @@ def check_base64_images(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     for i, value in enumerate(values):
+        if not value:
+            raise ValueError(f"item {i}: empty image")
         if value.startswith("data:"):
             raise ValueError(f"item {i}: base64 must not carry a 'data:' prefix")
         try:
@@ -98,30 +102,45 @@ class VisualRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_image_count(self) -> VisualRequest:
+        # Errors are raised located at the field (not the model root) so callers can
+        # tell which input was wrong from ``exc.errors()[0]["loc"]``.
+        model = type(self).__name__
         b64 = self.binary_data_base64 or []
         urls = self.image_urls or []
         if self.base64_only and urls:
-            raise ValueError(f"{self.req_key} takes images as binary_data_base64 only")
+            raise field_error(
+                model,
+                "image_urls",
+                f"{self.req_key} takes images as binary_data_base64 only",
+                urls,
+            )
         count = len(b64) if b64 else len(urls)
         if count < self.min_images or count > self.max_images:
             if self.min_images == self.max_images:
                 want = f"exactly {self.min_images}"
             else:
                 want = f"{self.min_images} to {self.max_images}"
-            field = "binary_data_base64" if b64 else "image_urls"
+            field = "binary_data_base64" if b64 or self.base64_only else "image_urls"
             if self.max_images == 0:
-                raise ValueError(f"{self.req_key} takes no input image ({field} given)")
-            raise ValueError(
+                raise field_error(
+                    model, field, f"{self.req_key} takes no input image ({field} given)", count
+                )
+            raise field_error(
+                model,
+                field,
                 f"{self.req_key} takes {want} input image(s) in binary_data_base64 or "
-                f"image_urls, got {count}"
+                f"image_urls, got {count}",
+                count,
             )
         prompt = getattr(self, "prompt", None)
-        if self.prompt_max_chars is not None and isinstance(prompt, str):
-            if len(prompt) > self.prompt_max_chars:
-                raise ValueError(
-                    f"prompt is {len(prompt)} characters; {self.req_key} allows "
-                    f"{self.prompt_max_chars}"
-                )
+        limit = self.prompt_max_chars
+        if limit is not None and isinstance(prompt, str) and len(prompt) > limit:
+            raise field_error(
+                model,
+                "prompt",
+                f"prompt is {len(prompt)} characters; {self.req_key} allows {limit}",
+                prompt,
+            )
         return self
 
     # -- identity -----------------------------------------------------------------------
@@ -159,7 +178,6 @@ class VisualRequest(BaseModel):
 
     def __repr_args__(self) -> Any:
         # Keep reprs short: base64 payloads are summarised, never dumped.
-        for name, value in super().__repr_args__():
-            yield name, value
+        yield from super().__repr_args__()
         if self.binary_data_base64:
             yield "binary_data_base64", f"<{len(self.binary_data_base64)} image(s)>"
