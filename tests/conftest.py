@@ -1,10 +1,21 @@
-"""Shared test helpers (plain functions and fixtures usable from every test folder)."""
+"""Shared fixtures: real parts on loopback (simulator, moto S3 server, Prefect server).
+
+Session-scoped and lazy: a unit test that asks for none of them starts none of them.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
+
+SIM_KEY = "sim-test-key-0123456789"
 
 
 def png_bytes(
@@ -13,3 +24,84 @@ def png_bytes(
     buf = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buf, format="PNG")
     return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Result storage and lock files of this test session (never the user's ~/.prefect)."""
+    return tmp_path_factory.mktemp("haoee-state")
+
+
+@pytest.fixture(scope="session")
+def prefect_server(state_dir: Path) -> Iterator[str]:
+    """A real Prefect server (SQLite in a temp dir) for the whole session; yields its API URL."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_LOCAL_STORAGE_PATH,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    storage = state_dir / "results"
+    os.environ["HAOEE_LOCK_DIR"] = str(state_dir / "locks")
+    with (
+        temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}),
+        prefect_test_harness(server_startup_timeout=120),
+    ):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (port 0); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> Any:
+    """A fresh bucket on the moto server, as a prefect-aws ``S3Bucket`` block."""
+    from prefect_aws import AwsClientParameters, AwsCredentials
+    from prefect_aws.s3 import S3Bucket
+
+    credentials = AwsCredentials(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+        aws_client_parameters=AwsClientParameters(endpoint_url=s3_server),
+    )
+    name = f"haoee-{uuid.uuid4().hex[:12]}"
+    credentials.get_s3_client().create_bucket(Bucket=name)
+    return S3Bucket(bucket_name=name, credentials=credentials)
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Any]:
+    """The gateway simulator on 127.0.0.1:0, fast and fault-free unless a test says otherwise."""
+    from prefect_haoee.simulator.config import SimulatorConfig
+    from prefect_haoee.simulator.server import run_simulator
+
+    config = SimulatorConfig(
+        api_keys=(SIM_KEY,), latency_ms=20, latency_sigma=0.0, queue_fraction=0.3, seed=7
+    )
+    with run_simulator(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The session simulator with a clean ledger, and ``HAOEE_*`` pointing at it."""
+    simulator.reset(seed=7)
+    monkeypatch.setenv("HAOEE_API_KEY", SIM_KEY)
+    monkeypatch.setenv("HAOEE_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("HAOEE_BACKOFF_BASE", "0.05")
+    monkeypatch.setenv("HAOEE_BACKOFF_MAX", "0.2")
+    monkeypatch.setenv("HAOEE_RETRY_AFTER_MAX", "0.2")
+    return simulator

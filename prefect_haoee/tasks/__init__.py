@@ -1,1 +1,20 @@
-"""prefect_haoee.tasks"""
+"""Prefect tasks for the Haoee gateway: submit, wait, generate, download, upload, produce."""
+
+from prefect_haoee.tasks.gateway import generate_image, submit_generation, wait_for_generation
+from prefect_haoee.tasks.locks import set_lock_manager
+from prefect_haoee.tasks.produce import produce_image
+from prefect_haoee.tasks.records import ImageRecord, StoredObject, SubmittedGeneration
+from prefect_haoee.tasks.storage import download_image, upload_image_to_s3
+
+__all__ = [
+    "ImageRecord",
+    "StoredObject",
+    "SubmittedGeneration",
+    "download_image",
+    "generate_image",
+    "produce_image",
+    "set_lock_manager",
+    "submit_generation",
+    "upload_image_to_s3",
+    "wait_for_generation",
+]

@@ -1,0 +1,208 @@
+"""The lock manager behind SERIALIZABLE paid steps.
+
+Prefect's own ``FileSystemLockManager`` creates a lock file empty and fills it afterwards,
+so a concurrent reader can parse an empty file and fail; and a process killed while holding
+a lock leaves the file behind, blocking every rerun. :class:`FlockLockManager` instead holds
+an ``fcntl.flock`` on the lock file: atomic, and released by the kernel when the holding
+process dies, so a SIGKILL never leaves a stale lock. It serves the processes of one
+machine; for workers on many machines, give :func:`set_lock_manager` a distributed one
+(e.g. prefect-redis's ``RedisLockManager``).
+
+:data:`LOCK_MANAGER` resolves its backend on every call, so :func:`set_lock_manager` also
+reaches tasks whose cache policies were built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+from prefect.locking.protocol import LockManager
+from prefect.settings import PREFECT_HOME
+
+DEFAULT_WAIT_SECONDS = 15 * 60.0
+"""How long a step waits for another holder: longer than one paid call with its retries."""
+POLL_SECONDS = 0.02
+
+
+class FlockLockManager:
+    """Exclusive locks on files under ``directory`` via ``flock`` (one machine, crash-safe)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._held: dict[str, tuple[str, int]] = {}
+        self._mutex = threading.Lock()
+
+    def _path(self, key: str) -> Path:
+        name = hashlib.sha256(key.encode()).hexdigest()[:40]
+        return self.directory / f"{name}.lock"
+
+    def _try_acquire(self, key: str, holder: str) -> bool:
+        with self._mutex:
+            if key in self._held:
+                return self._held[key][0] == holder
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._held[key] = (holder, fd)
+            return True
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        while not self._try_acquire(key, holder):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        while not self._try_acquire(key, holder):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_SECONDS)
+        return True
+
+    def release_lock(self, key: str, holder: str) -> None:
+        # An EAGER child transaction releases its lock when it commits and its parent's
+        # commit releases it again: releasing a lock one does not hold is a no-op.
+        with self._mutex:
+            held = self._held.get(key)
+            if held is None or held[0] != holder:
+                return
+            del self._held[key]
+            fcntl.flock(held[1], fcntl.LOCK_UN)
+            os.close(held[1])
+
+    def is_locked(self, key: str) -> bool:
+        with self._mutex:
+            if key in self._held:
+                return True
+            path = self._path(key)
+            if not path.exists():
+                return False
+            fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return False
+            finally:
+                os.close(fd)
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        with self._mutex:
+            held = self._held.get(key)
+            return held is not None and held[0] == holder
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_locked(key):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_locked(key):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_SECONDS)
+        return True
+
+
+_BACKEND: LockManager | None = None
+
+
+def _backend() -> LockManager:
+    global _BACKEND
+    if _BACKEND is None:
+        configured = os.environ.get("HAOEE_LOCK_DIR")
+        directory = Path(configured) if configured else Path(PREFECT_HOME.value()) / "haoee-locks"
+        _BACKEND = FlockLockManager(directory)
+    return _BACKEND
+
+
+def set_lock_manager(manager: LockManager | None) -> None:
+    """Use another backend; ``None`` returns to file locks under ``$HAOEE_LOCK_DIR`` or
+    ``$PREFECT_HOME/haoee-locks``."""
+    global _BACKEND
+    _BACKEND = manager
+
+
+class ConfiguredLockManager:
+    """Forwards to the configured backend; waits are bounded by ``wait_seconds``."""
+
+    def __init__(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+        self.wait_seconds = wait_seconds
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
+        return _backend().acquire_lock(key, holder, wait, hold_timeout)
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
+        return await _backend().aacquire_lock(key, holder, wait, hold_timeout)
+
+    def release_lock(self, key: str, holder: str) -> None:
+        backend = _backend()
+        if backend.is_lock_holder(key, holder):
+            backend.release_lock(key, holder)
+
+    def is_locked(self, key: str) -> bool:
+        return _backend().is_locked(key)
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        return _backend().is_lock_holder(key, holder)
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        return _backend().wait_for_lock(key, timeout if timeout is not None else self.wait_seconds)
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        wait = timeout if timeout is not None else self.wait_seconds
+        return await _backend().await_for_lock(key, wait)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfiguredLockManager) and other.wait_seconds == self.wait_seconds
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.wait_seconds))
+
+
+LOCK_MANAGER = ConfiguredLockManager()

@@ -1,0 +1,154 @@
+"""Download and S3 tasks. S3 is the final ledger: an object named by the request hash,
+carrying its sha256 in metadata, means the image is stored and never paid for again.
+
+S3 access goes through prefect-aws's ``S3Bucket`` (uploads) and the boto3 client its
+credentials block builds (HEAD/LIST, which the block does not wrap). ``AwsCredentials``
+honours the standard ``AWS_*`` variables, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``
+included, and ``AwsClientParameters(endpoint_url=...)`` for S3-compatible servers.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from botocore.exceptions import ClientError
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect_aws.s3 import S3Bucket
+
+from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
+from prefect_haoee.client.download import download_image as fetch_image
+from prefect_haoee.tasks.records import StoredObject
+from prefect_haoee.tasks.retry_rules import FREE_RETRIES, FREE_RETRY_DELAYS, retry_if_retryable
+
+META_SHA256 = "sha256"
+META_REQUEST_HASH = "request-hash"
+
+
+def full_key(bucket: S3Bucket, key: str) -> str:
+    """The object key inside the bucket, with the block's ``bucket_folder`` in front."""
+    folder = bucket.bucket_folder.strip("/")
+    key = key.lstrip("/")
+    if folder and not key.startswith(folder + "/"):
+        return f"{folder}/{key}"
+    return key
+
+
+def s3_client(bucket: S3Bucket) -> Any:
+    return bucket.credentials.get_s3_client()
+
+
+def head_object(bucket: S3Bucket, key: str) -> dict[str, Any] | None:
+    """HEAD an object: its metadata, or None when it does not exist."""
+    try:
+        answer: dict[str, Any] = s3_client(bucket).head_object(
+            Bucket=bucket.bucket_name, Key=full_key(bucket, key)
+        )
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound") or (
+            status == 404
+        ):
+            return None
+        raise
+    return answer
+
+
+def find_stored(bucket: S3Bucket, stem: str) -> str | None:
+    """The key of the object whose name is ``stem`` plus an extension, if one is stored."""
+    answer = s3_client(bucket).list_objects_v2(
+        Bucket=bucket.bucket_name, Prefix=full_key(bucket, stem) + ".", MaxKeys=10
+    )
+    keys = sorted(item["Key"] for item in answer.get("Contents", []))
+    return keys[0] if keys else None
+
+
+def list_stems(bucket: S3Bucket, prefix: str) -> set[str]:
+    """Every stored key under ``prefix`` without its extension (one LIST per 1000 keys)."""
+    paginator = s3_client(bucket).get_paginator("list_objects_v2")
+    stems: set[str] = set()
+    for page in paginator.paginate(Bucket=bucket.bucket_name, Prefix=full_key(bucket, prefix)):
+        for item in page.get("Contents", []):
+            stems.add(item["Key"].rsplit(".", 1)[0])
+    return stems
+
+
+def clean_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
+    """S3 user metadata: ASCII strings only (non-ASCII values are percent-encoded)."""
+    from urllib.parse import quote
+
+    out: dict[str, str] = {}
+    for name, value in (metadata or {}).items():
+        if value is None:
+            continue
+        text = str(value)
+        out[str(name).lower()] = text if text.isascii() else quote(text, safe="")
+    return out
+
+
+def put_image(
+    image: DownloadedImage, bucket: S3Bucket, key: str, metadata: dict[str, Any] | None = None
+) -> StoredObject:
+    """Upload unless an object with the same sha256 is already at ``key``."""
+    existing = head_object(bucket, key)
+    if existing is not None and existing.get("Metadata", {}).get(META_SHA256) == image.sha256:
+        return StoredObject(
+            bucket=bucket.bucket_name,
+            key=full_key(bucket, key),
+            sha256=image.sha256,
+            size=image.size,
+            content_type=image.content_type,
+            uploaded=False,
+        )
+    meta = clean_metadata(metadata)
+    meta[META_SHA256] = image.sha256
+    bucket.upload_from_file_object(
+        io.BytesIO(image.data),
+        key,
+        ExtraArgs={"ContentType": image.content_type, "Metadata": meta},
+        _sync=True,  # type: ignore[arg-type]  # in a worker thread of an async task
+    )
+    return StoredObject(
+        bucket=bucket.bucket_name,
+        key=full_key(bucket, key),
+        sha256=image.sha256,
+        size=image.size,
+        content_type=image.content_type,
+        uploaded=True,
+    )
+
+
+@task(
+    name="haoee-download",
+    task_run_name="download-image",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=FREE_RETRIES,
+    retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_condition_fn=retry_if_retryable,
+    tags=["haoee"],
+)
+def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
+    """Fetch a result URL (or decode inline base64) and verify it is an image (free)."""
+    return fetch_image(source, max_bytes=max_bytes)
+
+
+@task(
+    name="haoee-upload-s3",
+    task_run_name="upload-{key}",
+    cache_policy=NO_CACHE,
+    persist_result=True,
+    retries=FREE_RETRIES,
+    retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_condition_fn=retry_if_retryable,
+    tags=["haoee"],
+)
+def upload_image_to_s3(
+    image: DownloadedImage,
+    bucket: S3Bucket,
+    key: str,
+    metadata: dict[str, Any] | None = None,
+) -> StoredObject:
+    """Store an image with content type and sha256 metadata; skip if already stored."""
+    return put_image(image, bucket, key, metadata)
