@@ -75,6 +75,7 @@ class AsyncHaoeeClient(ClientBase):
         await self._files.aclose()
 
     async def _send(self, call: Call) -> Envelope:
+        self._require_key()
         attempt = 0
         while True:
             attempt += 1

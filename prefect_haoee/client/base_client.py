@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from prefect_haoee.client.errors import (
+    AuthenticationError,
     HaoeeError,
     TaskExpiredError,
     TaskNotFoundError,
@@ -41,6 +42,12 @@ class ClientBase:
         )
         self.poll_policy = poll or PollPolicy()
         self._secret = self.settings.api_key.get_secret_value()
+
+    def _require_key(self) -> None:
+        if not self._secret.strip():
+            raise AuthenticationError(
+                "no API key: set HAOEE_API_KEY or pass a HaoeeCredentials block"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"

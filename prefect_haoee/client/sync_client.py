@@ -74,6 +74,7 @@ class HaoeeClient(ClientBase):
         self._files.close()
 
     def _send(self, call: Call) -> Envelope:
+        self._require_key()
         attempt = 0
         while True:
             attempt += 1

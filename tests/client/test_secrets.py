@@ -50,3 +50,13 @@ def test_errors_and_logs_never_carry_the_key(
         client.generate(ip_request())
     assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
     assert API_KEY not in caplog.text
+
+
+def test_missing_key_fails_before_any_call() -> None:
+    from prefect_haoee.client import AuthenticationError
+
+    rec = Recorder([json_response(200, envelope(data={"image_urls": ["https://x/y.png"]}))])
+    client = HaoeeClient(settings(api_key=""), transport=httpx.MockTransport(rec))
+    with pytest.raises(AuthenticationError, match="HAOEE_API_KEY"):
+        client.generate(ip_request())
+    assert rec.requests == []

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SIM_KEY
 from producekit import async_request, produce_all, records, sync_request
 
 from prefect_haoee.client import ContentRejectedError, parse_request
@@ -26,7 +28,7 @@ def object_bytes(bucket: Any, key: str) -> bytes:
 
 
 def test_images_land_in_s3_and_a_rerun_pays_nothing(
-    prefect_server: str, sim: Any, s3_bucket: Any
+    prefect_server: str, sim: Any, s3_bucket: Any, state_dir: Path
 ) -> None:
     requests = [sync_request(i) for i in range(3)] + [async_request(i) for i in range(3)]
     first = records(asyncio.run(produce_all(requests, s3_bucket, "t/rerun")))
@@ -48,6 +50,11 @@ def test_images_land_in_s3_and_a_rerun_pays_nothing(
     second = records(asyncio.run(produce_all(requests, s3_bucket, "t/rerun")))
     assert sim.stats()["billable_generations"] == 6  # the rerun paid for nothing
     assert [r.sha256 for r in second] == [r.sha256 for r in first]
+
+    # Persisted results (task ids, answers, records) never hold the API key.
+    files = [p for p in (state_dir / "results").rglob("*") if p.is_file()]
+    assert files
+    assert not [p for p in files if SIM_KEY.encode() in p.read_bytes()]
 
 
 def test_s3_is_the_final_ledger_even_without_prefect_cache(
