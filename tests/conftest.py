@@ -5,7 +5,6 @@ Session-scoped and lazy: a unit test that asks for none of them starts none of t
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,17 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-
-SIM_KEY = "sim-test-key-0123456789"
-
-
-def png_bytes(
-    width: int = 8, height: int = 8, color: tuple[int, int, int] = (200, 30, 30)
-) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, format="PNG")
-    return buf.getvalue()
+from sharedkit import SIM_KEY
 
 
 @pytest.fixture(scope="session")

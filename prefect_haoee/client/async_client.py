@@ -29,6 +29,7 @@ from prefect_haoee.client.protocol import (
     submit_call,
     transport_error,
 )
+from prefect_haoee.client.ratelimit import RateLimiter
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -46,10 +47,12 @@ class AsyncHaoeeClient(ClientBase):
         download_transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
+        qps: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(settings, retry, poll)
         self._sleep = sleep
+        self._limiter = RateLimiter(qps) if qps else None
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
             headers=client_headers(self.settings),
@@ -79,6 +82,8 @@ class AsyncHaoeeClient(ClientBase):
         attempt = 0
         while True:
             attempt += 1
+            if self._limiter is not None:
+                await self._limiter.aacquire()
             started = time.monotonic()
             try:
                 response = await self._http.post(

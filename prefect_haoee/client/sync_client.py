@@ -28,6 +28,7 @@ from prefect_haoee.client.protocol import (
     submit_call,
     transport_error,
 )
+from prefect_haoee.client.ratelimit import RateLimiter
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -45,10 +46,12 @@ class HaoeeClient(ClientBase):
         download_transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
+        qps: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(settings, retry, poll)
         self._sleep = sleep
+        self._limiter = RateLimiter(qps) if qps else None
         self._http = httpx.Client(
             base_url=self.settings.base_url,
             headers=client_headers(self.settings),
@@ -78,6 +81,8 @@ class HaoeeClient(ClientBase):
         attempt = 0
         while True:
             attempt += 1
+            if self._limiter is not None:
+                self._limiter.acquire()
             started = time.monotonic()
             try:
                 response = self._http.post(

@@ -55,7 +55,7 @@ def reseed(request_hash: str, attempt: int) -> int:
     return int.from_bytes(digest[:4], "big") % 2_147_483_647
 
 
-def object_stem(prefix: str, request_hash: str) -> str:
+def default_stem(prefix: str, request_hash: str) -> str:
     return f"{prefix.strip('/')}/{request_hash}" if prefix.strip("/") else request_hash
 
 
@@ -75,7 +75,8 @@ class ProducePolicy(CachePolicy):
             return None
         name = getattr(bucket, "bucket_name", "")
         folder = getattr(bucket, "bucket_folder", "")
-        where = hashlib.sha256(f"{name}/{folder}/{inputs.get('prefix', '')}".encode()).hexdigest()
+        place = f"{name}/{folder}/{inputs.get('prefix', '')}/{inputs.get('object_stem')}"
+        where = hashlib.sha256(place.encode()).hexdigest()
         return step_key(f"produce-{where[:16]}", request.request_hash)
 
 
@@ -254,16 +255,18 @@ async def produce_image(
     max_reseeds: int = DEFAULT_MAX_RESEEDS,
     wait_timeout: float = 600.0,
     skip_if_stored: bool = True,
+    object_stem: str | None = None,
 ) -> ImageRecord:
     """Submit/wait (or generate), download, verify and store one image; return its record.
 
-    The object is ``{prefix}/{request_hash}.{ext}``. When it already exists the item costs
+    The object is ``{prefix}/{request_hash}.{ext}`` (or ``{object_stem}.{ext}``, as a
+    campaign plan names it). When it already exists the item costs
     one S3 LIST and no gateway call. Each paid step is committed on its own (see
     ``tasks.steps``), so a rerun after a crash resumes instead of paying again.
     """
     started = time.perf_counter()
     chosen = resolve_mode(request, mode)
-    stem = object_stem(prefix, request.request_hash)
+    stem = object_stem or default_stem(prefix, request.request_hash)
     if skip_if_stored:
         existing = await anyio.to_thread.run_sync(find_stored, bucket, stem)
         if existing is not None:
@@ -326,3 +329,13 @@ async def produce_image(
         cache_hit=run.paid == 0,
         timings=timings,
     )
+
+
+def stored_record(request: VisualRequest, bucket: S3Bucket, stem: str) -> ImageRecord | None:
+    """The record of an image already in S3 under ``stem`` (None if it is not there)."""
+    key = find_stored(bucket, stem)
+    head = head_object(bucket, key) if key is not None else None
+    if key is None or head is None:
+        return None
+    mode: Mode = "async" if head.get("Metadata", {}).get("mode") == "async" else "sync"
+    return _record_from_stored(request, mode, bucket, key, head)

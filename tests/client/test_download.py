@@ -8,7 +8,7 @@ import hashlib
 import httpx
 import pytest
 from clientkit import Recorder, settings
-from conftest import png_bytes
+from sharedkit import png_bytes
 
 from prefect_haoee.client import AsyncHaoeeClient, DownloadError, HaoeeClient, TransportError
 from prefect_haoee.client.download import adownload_image, download_image, new_download_client

@@ -53,3 +53,16 @@ def test_poll_intervals_grow_to_max() -> None:
         prev = poll.next_interval(prev)
         seq.append(prev)
     assert seq == [1, 2, 4, 5, 5]
+
+
+def test_rate_limiter_spaces_calls() -> None:
+    import time
+
+    from prefect_haoee.client.ratelimit import RateLimiter
+
+    limiter = RateLimiter(qps=50, burst=1)
+    started = time.monotonic()
+    for _ in range(11):
+        limiter.acquire()
+    elapsed = time.monotonic() - started
+    assert 0.19 <= elapsed < 1.0  # 10 intervals of 20 ms after the first token

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SIM_KEY
 from producekit import async_request, produce_all, records, sync_request
+from sharedkit import SIM_KEY
 
 from prefect_haoee.client import ContentRejectedError, parse_request
 from prefect_haoee.simulator.config import SimulatorConfig

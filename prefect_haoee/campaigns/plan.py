@@ -1,0 +1,266 @@
+"""Planning: a campaign becomes work items (one per prompt x variant), priced, before any call.
+
+Planning is pure: no network, no S3. The caller lists the S3 objects already there and
+passes their stems (``{prefix}/{request_hash}``) to :func:`make_plan`; items found there are
+free. Budgets are checked on the plan (:meth:`Plan.check_budget`) before anything is paid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from prefect_haoee.campaigns.build import build_request, item_seed, prompt_problems
+from prefect_haoee.campaigns.errors import BudgetExceededError, CampaignError, Problem
+from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_guessed, price_for
+from prefect_haoee.campaigns.spec import Campaign, PromptSpec
+from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.requests import AnyVisualRequest
+
+
+class WorkItem(BaseModel):
+    """One image to produce: a validated request and where its image goes.
+
+    ``object_stem`` is ``{prefix}/{request_hash}`` (the S3 key without extension). Random
+    items (``seed: -1``) share their hash across variants and are never looked up in S3,
+    so theirs is ``{prefix}/{request_hash}-{prompt_id}-{variant}``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str
+    prompt_id: str
+    variant: int
+    req_key: str
+    mode: Mode
+    seed: int | None
+    """The request's seed (``-1`` random; ``None`` for a model without seed)."""
+    request: AnyVisualRequest
+    request_hash: str
+    prefix: str
+    object_stem: str
+    cost: float
+    """Price of this request in CNY (see :mod:`prefect_haoee.campaigns.pricing`)."""
+    cacheable: bool
+    metadata: dict[str, str]
+    """S3 object metadata: campaign, prompt-id, variant, req-key, seed."""
+
+    @property
+    def label(self) -> str:
+        """``{prompt_id}-v{variant}``: for task run names and tables."""
+        return f"{self.prompt_id}-v{self.variant}"
+
+    def short(self) -> dict[str, Any]:
+        """A JSON-ready row without the request body (no base64)."""
+        return {
+            "prompt_id": self.prompt_id,
+            "variant": self.variant,
+            "req_key": self.req_key,
+            "mode": self.mode,
+            "seed": self.seed,
+            "request_hash": self.request_hash,
+            "object_stem": self.object_stem,
+            "cost": self.cost,
+            "cacheable": self.cacheable,
+        }
+
+
+def expand(campaign: Campaign, run_date: date) -> list[WorkItem]:
+    """Every prompt x variant as a work item; all problems raise one ``CampaignError``."""
+    problems: list[Problem] = []
+    items: list[WorkItem] = []
+    stems: dict[str, str] = {}
+    for index, entry in enumerate(campaign.prompts):
+        if not isinstance(entry, PromptSpec):
+            at = campaign.locate(index, ("from_csv",))
+            problems.append(Problem(*at, "from_csv is resolved by load_campaign(path) only"))
+            continue
+        found = prompt_problems(campaign, index, entry)
+        req_key = campaign.req_key_for(entry)
+        try:
+            cost = price_for(req_key, campaign.prices)
+        except UnknownPriceError as exc:
+            at = campaign.locate(index, ("model",)) if entry.model else (campaign.source, "model")
+            found.append(Problem(*at, str(exc)))
+        if found:
+            problems.extend(found)
+            continue
+        for variant in range(campaign.variants_for(entry)):
+            item, errors = _item(campaign, index, entry, variant, run_date, cost)
+            if item is None:
+                problems.extend(errors)
+                break  # the other variants differ only by seed: same problems
+            if item.cacheable and item.object_stem in stems:
+                at = campaign.locate(index, ("seed",) if entry.seed is not None else ())
+                message = (
+                    f"variant {variant} of {entry.id!r} is the same request as "
+                    f"{stems[item.object_stem]} (same image and S3 object); change its "
+                    "seed, prompt or params"
+                )
+                problems.append(Problem(*at, message))
+            stems.setdefault(item.object_stem, f"variant {variant} of {entry.id!r}")
+            items.append(item)
+    if problems:
+        raise CampaignError(problems)
+    return items
+
+
+def _item(
+    campaign: Campaign,
+    index: int,
+    prompt: PromptSpec,
+    variant: int,
+    run_date: date,
+    cost: float,
+) -> tuple[WorkItem | None, list[Problem]]:
+    seed = item_seed(campaign, prompt, variant, run_date)
+    request, problems = build_request(campaign, index, prompt, seed)
+    if request is None:
+        return None, problems
+    prefix = campaign.output.render_prefix(campaign.name, run_date, prompt.id, variant)
+    request_hash = request.request_hash
+    cacheable = request.is_deterministic
+    stem = f"{prefix}/{request_hash}"
+    if not cacheable:
+        stem = f"{stem}-{prompt.id}-{variant}"
+    metadata = {
+        "campaign": campaign.name,
+        "prompt-id": prompt.id,
+        "variant": str(variant),
+        "req-key": request.req_key,
+    }
+    if request.seed_value is not None:
+        metadata["seed"] = str(request.seed_value)
+    item = WorkItem(
+        campaign=campaign.name,
+        prompt_id=prompt.id,
+        variant=variant,
+        req_key=request.req_key,
+        mode=campaign.mode_for(prompt),
+        seed=request.seed_value,
+        request=request,
+        request_hash=request_hash,
+        prefix=prefix,
+        object_stem=stem,
+        cost=cost,
+        cacheable=cacheable,
+        metadata=metadata,
+    )
+    return item, []
+
+
+class Plan(BaseModel):
+    """The items of one run, which of them S3 already holds, and what the rest costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: Campaign
+    run_date: date
+    items: tuple[WorkItem, ...]
+    stored_stems: frozenset[str] = frozenset()
+    """Object stems of this plan's cacheable items already in S3."""
+
+    @property
+    def common_prefix(self) -> str:
+        """S3 prefix shared by all items of this run (list it to find stored items)."""
+        return self.campaign.output.common_prefix(self.campaign.name, self.run_date)
+
+    def is_stored(self, item: WorkItem) -> bool:
+        return item.cacheable and item.object_stem in self.stored_stems
+
+    @property
+    def stored(self) -> frozenset[str]:
+        """Request hashes of the items already in S3 (free, skipped)."""
+        return frozenset(item.request_hash for item in self.items if self.is_stored(item))
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def to_generate(self) -> list[WorkItem]:
+        """Items not in S3 yet, in plan order: each is one paid gateway call."""
+        return [item for item in self.items if not self.is_stored(item)]
+
+    @property
+    def paid_calls(self) -> int:
+        return len(self.to_generate)
+
+    @property
+    def cost(self) -> float:
+        """Cost in CNY of the paid calls (stored items are free)."""
+        return round(sum(item.cost for item in self.to_generate), 6)
+
+    @property
+    def images_by_req_key(self) -> dict[str, int]:
+        return dict(Counter(item.req_key for item in self.items))
+
+    def budget_problems(self) -> list[Problem]:
+        budget, source = self.campaign.budget, self.campaign.source
+        problems = []
+        if budget.max_images is not None and self.total > budget.max_images:
+            problems.append(
+                Problem(
+                    source,
+                    "budget.max_images",
+                    f"the plan has {self.total} images (prompts x variants), above "
+                    f"max_images {budget.max_images}; raise the budget or drop prompts/variants",
+                )
+            )
+        if budget.max_cost is not None and self.cost > budget.max_cost:
+            guessed = any(is_guessed(k, self.campaign.prices) for k in self.images_by_req_key)
+            note = " (default prices are guesses: set 'prices')" if guessed else ""
+            problems.append(
+                Problem(
+                    source,
+                    "budget.max_cost",
+                    f"the {self.paid_calls} paid calls cost {self.cost:.2f} {CURRENCY}{note}, "
+                    f"above max_cost {budget.max_cost:.2f}",
+                )
+            )
+        return problems
+
+    def check_budget(self) -> None:
+        """Raise ``BudgetExceededError`` when over ``max_images`` or ``max_cost``."""
+        problems = self.budget_problems()
+        if problems:
+            raise BudgetExceededError(problems)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: counts, cost, budget and one short row per item."""
+        budget = self.campaign.budget
+        prices = self.campaign.prices
+        return {
+            "campaign": self.campaign.name,
+            "source": self.campaign.source,
+            "run_date": self.run_date.isoformat(),
+            "bucket": self.campaign.output.bucket,
+            "prefix": self.common_prefix,
+            "total": self.total,
+            "stored": self.total - self.paid_calls,
+            "paid_calls": self.paid_calls,
+            "cost": self.cost,
+            "currency": CURRENCY,
+            "prices_guessed": sorted(k for k in self.images_by_req_key if is_guessed(k, prices)),
+            "images_by_req_key": self.images_by_req_key,
+            "budget": {
+                "max_images": budget.max_images,
+                "max_cost": budget.max_cost,
+                "ok": not self.budget_problems(),
+                "problems": [str(problem) for problem in self.budget_problems()],
+            },
+            "items": [{**item.short(), "stored": self.is_stored(item)} for item in self.items],
+        }
+
+
+def make_plan(campaign: Campaign, run_date: date, stored_stems: Iterable[str] = ()) -> Plan:
+    """Expand ``campaign`` for ``run_date``; ``stored_stems`` are the object stems found in S3
+    (keys without extension). Raises ``CampaignError`` on invalid requests."""
+    items = tuple(expand(campaign, run_date))
+    stored = set(stored_stems)
+    mine = frozenset(item.object_stem for item in items if item.cacheable) & stored
+    return Plan(campaign=campaign, run_date=run_date, items=items, stored_stems=mine)

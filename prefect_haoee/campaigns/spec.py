@@ -1,0 +1,306 @@
+"""The campaign file as pydantic models (``extra="forbid"`` everywhere: unknown keys are errors).
+
+A ``Campaign`` names a default model (``req_key``), parameters merged into every item, the
+prompts (inline ``PromptSpec`` entries or ``from_csv`` sources, resolved by the loader), where
+images go in S3, a budget, concurrency and rate, optional prices and an optional schedule.
+Request-level rules (parameter ranges of each model, image counts) are checked when the
+campaign is expanded into work items (:mod:`prefect_haoee.campaigns.plan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from prefect_haoee.campaigns import checks
+from prefect_haoee.campaigns.errors import (
+    CSV_TAG,
+    PROMPT_TAG,
+    format_loc,
+    locate_origin,
+    located_error,
+)
+from prefect_haoee.client.catalog import CATALOG, Mode
+
+CampaignMode = Literal["auto", "sync", "async"]
+MAX_SEED = 2**31 - 1
+DEFAULT_PREFIX = "campaigns/{name}/{date}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptSpec(_Strict):
+    """One prompt; it yields ``variants`` work items (one per seed)."""
+
+    id: str = Field(description="Unique within the campaign: [A-Za-z0-9_-]{1,64}")
+    prompt: str = Field(description="The text (goes to prompt/positive_prompt/custom_prompt)")
+    model: str | None = Field(default=None, description="req_key; default: the campaign's")
+    params: dict[str, Any] = Field(default_factory=dict, description="Overlay on campaign params")
+    variants: int | None = Field(default=None, ge=1)
+    image_urls: list[str] | None = None
+    binary_data_base64: list[str] | None = Field(default=None, repr=False)
+    seed: int | None = Field(
+        default=None,
+        ge=-1,
+        le=MAX_SEED,
+        description="Seed of variant 0 (variant i gets seed+i); -1 = random, never cached",
+    )
+    mode: CampaignMode | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        return checks.check_prompt_id(value)
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str | None) -> str | None:
+        return None if value is None else checks.check_req_key(value)
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checks.check_params(value)
+
+    @field_validator("prompt")
+    @classmethod
+    def _check_prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt text is empty")
+        return value
+
+
+class CsvPromptSource(_Strict):
+    """``from_csv: prompts.csv``: rows ``id,prompt[,model]`` (header row required), the path
+    relative to the campaign file. The loader turns each row into a ``PromptSpec``."""
+
+    from_csv: str = Field(min_length=1)
+
+
+def _entry_kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return CSV_TAG if "from_csv" in value else PROMPT_TAG
+    return CSV_TAG if isinstance(value, CsvPromptSource) else PROMPT_TAG
+
+
+PromptEntry = Annotated[
+    Union[  # noqa: UP007 - tagged union members read best spelled out
+        Annotated[PromptSpec, Tag(PROMPT_TAG)],
+        Annotated[CsvPromptSource, Tag(CSV_TAG)],
+    ],
+    Discriminator(_entry_kind),
+]
+
+
+class OutputSpec(_Strict):
+    """Where images go: ``s3://{bucket}/{prefix}/{request_hash}.{ext}``.
+
+    ``prefix`` placeholders: ``{name}``, ``{date}`` (the run date, ``YYYY-MM-DD``),
+    ``{prompt_id}`` and ``{variant}`` (these two make a prefix per item).
+    """
+
+    bucket: str
+    prefix: str = DEFAULT_PREFIX
+
+    @field_validator("bucket")
+    @classmethod
+    def _check_bucket(cls, value: str) -> str:
+        return checks.check_bucket(value)
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        checks.check_template(value, checks.PREFIX_PLACEHOLDERS, "output prefix")
+        if not value.strip("/"):
+            raise ValueError("output prefix is empty")
+        return value
+
+    def render_prefix(self, name: str, run_date: date, prompt_id: str, variant: int) -> str:
+        """The prefix of one item, without leading or trailing ``/``."""
+        return self.prefix.format(
+            name=name, date=run_date.isoformat(), prompt_id=prompt_id, variant=variant
+        ).strip("/")
+
+    @property
+    def per_item(self) -> bool:
+        """True when the prefix differs per item (``{prompt_id}`` or ``{variant}`` in it)."""
+        return "{prompt_id}" in self.prefix or "{variant}" in self.prefix
+
+    def common_prefix(self, name: str, run_date: date) -> str:
+        """The part of every item's prefix shared by a whole run (no trailing ``/``): the
+        full prefix, or the folders before the first ``{prompt_id}``/``{variant}``. List S3
+        under it to find stored items; a run-level file (a manifest) can go there."""
+        cut = min(
+            (i for i in (self.prefix.find("{prompt_id}"), self.prefix.find("{variant}")) if i >= 0),
+            default=len(self.prefix),
+        )
+        head = self.prefix[:cut]
+        if cut < len(self.prefix):
+            head = head[: head.rfind("/") + 1]
+        return head.format(name=name, date=run_date.isoformat()).strip("/")
+
+
+class BudgetSpec(_Strict):
+    """Refuse to start above these (images counted over all items, cost over paid calls)."""
+
+    max_images: int | None = Field(default=None, ge=1)
+    max_cost: float | None = Field(default=None, ge=0, description="CNY")
+
+
+class ScheduleSpec(_Strict):
+    """Either ``cron`` (5 fields) in ``timezone`` (IANA name), or ``interval_seconds``."""
+
+    cron: str | None = None
+    timezone: str = "UTC"
+    interval_seconds: int | None = Field(default=None, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        return None if value is None else checks.check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        return checks.check_timezone(value)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("a schedule needs exactly one of 'cron' or 'interval_seconds'")
+        return self
+
+
+class Campaign(_Strict):
+    """A campaign file. Build it with :func:`prefect_haoee.campaigns.load_campaign` (which
+    resolves ``from_csv`` sources and checks every request) or directly."""
+
+    name: str = Field(description="[a-z0-9-]{1,63}: run names, S3 prefix, artifact keys")
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    model: str | None = Field(default=None, description="Default req_key of the prompts")
+    mode: CampaignMode = "auto"
+    params: dict[str, Any] = Field(default_factory=dict)
+    variants: int = Field(default=1, ge=1)
+    prompts: list[PromptEntry] = Field(min_length=1)
+    output: OutputSpec
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    concurrency: int = Field(default=5, ge=1, le=64)
+    qps: float = Field(default=10.0, gt=0)
+    prices: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    seed_salt: str = Field(default="", description="Mixed into derived seeds; may hold {date}")
+    schedule: ScheduleSpec | None = None
+
+    # Where the campaign came from, for problem messages (set by the loader).
+    _source: str = PrivateAttr(default="<campaign>")
+    # Per resolved prompt: (file, label) - label "prompts[i]" or "row N" of a CSV file.
+    _origins: tuple[tuple[str, str], ...] = PrivateAttr(default=())
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return checks.check_name(value)
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str | None) -> str | None:
+        return None if value is None else checks.check_req_key(value)
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checks.check_params(value)
+
+    @field_validator("mode")
+    @classmethod
+    def _check_mode(cls, value: CampaignMode, info: ValidationInfo) -> CampaignMode:
+        model = info.data.get("model")
+        problem = checks.mode_problem(model, value) if model else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("seed_salt")
+    @classmethod
+    def _check_salt(cls, value: str) -> str:
+        return checks.check_template(value, checks.SALT_PLACEHOLDERS, "seed_salt")
+
+    @field_validator("prices")
+    @classmethod
+    def _check_prices(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        bad = []
+        for key in value or {}:
+            try:
+                checks.check_req_key(key)
+            except ValueError as exc:
+                bad.append(((key,), str(exc)))
+        if bad:
+            raise located_error("prices", bad)
+        return value
+
+    @field_validator("prompts")
+    @classmethod
+    def _check_prompts(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        errors = checks.prompt_errors(
+            [p for p in value if isinstance(p, PromptSpec)],
+            [i for i, p in enumerate(value) if isinstance(p, PromptSpec)],
+            info.data,
+        )
+        if errors:
+            raise located_error("prompts", errors)
+        return value
+
+    # -- helpers used by the planner --------------------------------------------------
+    @property
+    def source(self) -> str:
+        """The campaign file (as given to the loader), or ``<campaign>``."""
+        return self._source
+
+    def with_source(self, source: str, origins: tuple[tuple[str, str], ...] = ()) -> Campaign:
+        """A copy labelled as coming from ``source`` (for problem messages); ``origins``
+        gives the ``(file, label)`` of each prompt (a YAML entry or a CSV row)."""
+        copy = self.model_copy()
+        copy._source = source
+        copy._origins = origins
+        return copy
+
+    def prompt_specs(self) -> list[PromptSpec]:
+        """The inline prompts (``from_csv`` sources must have been resolved by the loader)."""
+        return [p for p in self.prompts if isinstance(p, PromptSpec)]
+
+    def locate(self, index: int, rest: tuple[str | int, ...] = ()) -> tuple[str, str]:
+        """``(file, path)`` of prompt ``index`` (+ ``rest``), in the YAML or the CSV file."""
+        if index < len(self._origins):
+            return locate_origin(self._origins[index], rest)
+        return self._source, format_loc(("prompts", index, *rest))
+
+    def req_key_for(self, prompt: PromptSpec) -> str:
+        req_key = prompt.model or self.model
+        if req_key is None:  # pragma: no cover - rejected by the validator
+            raise ValueError(f"prompt {prompt.id!r} has no model")
+        return req_key
+
+    def mode_for(self, prompt: PromptSpec) -> Mode:
+        """``sync`` or ``async``: the prompt's, else the campaign's; ``auto`` = preferred."""
+        mode = prompt.mode or self.mode
+        if mode == "auto":
+            return CATALOG[self.req_key_for(prompt)].preferred_mode
+        return "sync" if mode == "sync" else "async"
+
+    def variants_for(self, prompt: PromptSpec) -> int:
+        return prompt.variants or self.variants

@@ -1,0 +1,84 @@
+"""The ``haoee`` command line. Heavy imports (Prefect, the simulator) happen inside commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="haoee",
+    help="Run paid AI image generation on the Haoee gateway as Prefect workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Haoee gateway tools."""
+
+
+@app.command()
+def simulate(
+    port: int = typer.Option(8700, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    latency_ms: float = typer.Option(800.0, help="Median latency of a generation, in ms."),
+    latency_sigma: float = typer.Option(0.35, help="Lognormal spread (0: exact latency)."),
+    fault_rate: list[str] = typer.Option(
+        [],
+        "--fault-rate",
+        help="NAME=RATE[,NAME=RATE...], e.g. 429=0.1,500=0.05. Names: 429, 430, 500, 50501, "
+        "drop, slow, 50511, task_fail, expired_url.",
+    ),
+    qps: int = typer.Option(0, help="Per-key calls per second (0: no cap)."),
+    concurrency: int = typer.Option(0, help="Per-key calls in flight (0: no cap)."),
+    seed: int = typer.Option(0, help="Seed of every random choice (faults, latencies)."),
+    api_key: list[str] = typer.Option(
+        [], "--api-key", help="Accepted API key (repeatable). Default: haoee-sim-key."
+    ),
+    slow_response_s: float = typer.Option(30.0, help="Delay of the 'slow' fault, in s."),
+    url_ttl_s: float = typer.Option(24 * 3600.0, help="Lifetime of result URLs, in s."),
+    task_ttl_s: float = typer.Option(12 * 3600.0, help="Lifetime of async tasks, in s."),
+    image_format: str = typer.Option("png", help="png or jpeg."),
+) -> None:
+    """Serve a local Haoee gateway simulator until Ctrl-C."""
+    from pydantic import ValidationError
+
+    from prefect_haoee.simulator.config import SimulatorConfig, parse_fault_rates
+    from prefect_haoee.simulator.server import serve
+
+    try:
+        rates: dict[str, float] = {}
+        for spec in fault_rate:
+            rates.update(parse_fault_rates(spec))
+        options: dict[str, object] = {
+            "latency_ms": latency_ms,
+            "latency_sigma": latency_sigma,
+            "fault_rates": rates,
+            "qps": qps or None,
+            "concurrency": concurrency or None,
+            "seed": seed,
+            "slow_response_s": slow_response_s,
+            "url_ttl_s": url_ttl_s,
+            "task_ttl_s": task_ttl_s,
+            "image_format": image_format,
+        }
+        if api_key:
+            options["api_keys"] = tuple(api_key)
+        config = SimulatorConfig.model_validate(options)
+    except (ValueError, ValidationError) as exc:
+        typer.echo(f"invalid option: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    def ready(base_url: str) -> None:
+        typer.echo(f"Haoee gateway simulator listening on {base_url}")
+        typer.echo(f"  export HAOEE_BASE_URL={base_url}")
+        typer.echo(f"  export HAOEE_API_KEY={config.primary_key or ''}")
+        typer.echo(f"  stats: {base_url}/_sim/stats   (Ctrl-C to stop)")
+
+    try:
+        serve(config, host=host, port=port, on_ready=ready)
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass

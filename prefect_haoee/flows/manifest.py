@@ -1,0 +1,156 @@
+"""``manifest.json``: one record per item of a campaign run, written next to the images.
+
+Records hold the request parameters without secrets and without inline images (base64
+inputs are replaced by their count and sha256), so a manifest is safe to share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from prefect_aws.s3 import S3Bucket
+from pydantic import BaseModel, ConfigDict
+
+from prefect_haoee.campaigns import WorkItem
+from prefect_haoee.tasks.records import ImageRecord
+from prefect_haoee.tasks.storage import full_key, s3_client
+
+Status = Literal["done", "failed"]
+
+
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_hash: str
+    prompt_id: str
+    variant: int
+    req_key: str
+    mode: str
+    params: dict[str, Any]
+    seed: int | None
+    status: Status
+    key: str | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    format: str | None = None
+    gateway_request_id: str | None = None
+    cost_units: int = 0
+    source: str | None = None
+    error: str | None = None
+
+
+class Manifest(BaseModel):
+    campaign: str
+    run_date: str
+    written_at: datetime
+    bucket: str
+    total: int
+    done: int
+    failed: int
+    items: list[ManifestEntry]
+
+
+def safe_params(item: WorkItem) -> dict[str, Any]:
+    """The request body without inline images (their count and digest instead)."""
+    body = item.request.model_dump(mode="json", exclude_none=True)
+    images = body.pop("binary_data_base64", None)
+    if images:
+        digest = hashlib.sha256("".join(images).encode()).hexdigest()
+        body["binary_data_base64"] = f"<{len(images)} image(s) sha256:{digest[:16]}>"
+    return body
+
+
+def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> ManifestEntry:
+    base = {
+        "request_hash": item.request_hash,
+        "prompt_id": item.prompt_id,
+        "variant": item.variant,
+        "req_key": item.req_key,
+        "mode": item.mode,
+        "params": safe_params(item),
+    }
+    if record is None:
+        return ManifestEntry(**base, seed=item.seed, status="failed", error=error)
+    return ManifestEntry(
+        **base,
+        seed=record.seed,
+        status="done",
+        key=record.key,
+        sha256=record.sha256,
+        width=record.width,
+        height=record.height,
+        bytes=record.bytes,
+        format=record.format,
+        gateway_request_id=record.gateway_request_id,
+        cost_units=record.cost_units,
+        source=record.source,
+    )
+
+
+def build_manifest(
+    campaign: str, run_date: str, bucket: str, entries: list[ManifestEntry]
+) -> Manifest:
+    done = sum(1 for e in entries if e.status == "done")
+    return Manifest(
+        campaign=campaign,
+        run_date=run_date,
+        written_at=datetime.now(timezone.utc),
+        bucket=bucket,
+        total=len(entries),
+        done=done,
+        failed=len(entries) - done,
+        items=entries,
+    )
+
+
+def write_manifest(bucket: S3Bucket, key: str, manifest: Manifest) -> str:
+    data = manifest.model_dump_json(indent=2).encode()
+    s3_client(bucket).put_object(
+        Bucket=bucket.bucket_name,
+        Key=full_key(bucket, key),
+        Body=data,
+        ContentType="application/json",
+    )
+    return full_key(bucket, key)
+
+
+def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
+    """The manifest of an earlier run, or None (missing or unreadable: it is rebuilt)."""
+    try:
+        answer = s3_client(bucket).get_object(Bucket=bucket.bucket_name, Key=full_key(bucket, key))
+    except ClientError:
+        return None
+    try:
+        return Manifest.model_validate(json.loads(answer["Body"].read()))
+    except ValueError:
+        return None
+
+
+def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
+    """An earlier run's record of a stored image (no S3 call needed)."""
+    if entry.status != "done" or entry.key is None or entry.sha256 is None:
+        return None
+    return ImageRecord(
+        request_hash=entry.request_hash,
+        generated_hash=entry.request_hash,
+        req_key=entry.req_key,
+        mode="async" if entry.mode == "async" else "sync",
+        seed=entry.seed,
+        bucket=bucket,
+        key=entry.key,
+        sha256=entry.sha256,
+        format=entry.format or "",
+        width=entry.width or 0,
+        height=entry.height or 0,
+        bytes=entry.bytes or 0,
+        gateway_request_id=entry.gateway_request_id,
+        cost_units=0,
+        source="s3",
+        cache_hit=True,
+    )

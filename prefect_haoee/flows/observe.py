@@ -1,0 +1,163 @@
+"""What a campaign run shows in the Prefect UI: progress, table, gallery, events.
+
+Updates are batched: the progress artifact moves every few percent, not per image
+(DESIGN.md "Performance facts"); events are emitted per image because automations need
+them, and Prefect's events client sends them in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.events import emit_event
+from prefect_aws.s3 import S3Bucket
+
+from prefect_haoee.campaigns import WorkItem
+from prefect_haoee.tasks.records import ImageRecord
+from prefect_haoee.tasks.storage import s3_client
+
+logger = logging.getLogger("prefect_haoee.flows")
+
+GALLERY_MAX = 60
+LINK_SECONDS = 7 * 24 * 3600
+
+
+def artifact_key(campaign: str, what: str) -> str:
+    return f"{campaign}-{what}"[:100]
+
+
+class Progress:
+    """A progress artifact moved at most every ``step`` percent."""
+
+    def __init__(self, campaign: str, total: int, step: float = 5.0) -> None:
+        self.campaign = campaign
+        self.total = max(total, 1)
+        self.step = step
+        self.done = 0
+        self._shown = -step
+        self._id: UUID | None = None
+
+    async def start(self) -> None:
+        self._id = await acreate_progress_artifact(
+            0.0,
+            key=artifact_key(self.campaign, "progress"),
+            description=f"Images of campaign {self.campaign} produced so far",
+        )
+
+    async def advance(self, count: int = 1) -> None:
+        self.done += count
+        percent = 100.0 * self.done / self.total
+        if self._id is not None and (percent - self._shown >= self.step or self.done >= self.total):
+            self._shown = percent
+            await aupdate_progress_artifact(self._id, min(percent, 100.0))
+
+
+def campaign_resource(campaign: str) -> dict[str, str]:
+    return {
+        "prefect.resource.id": f"haoee.campaign.{campaign}",
+        "prefect.resource.name": campaign,
+        "prefect.resource.role": "campaign",
+    }
+
+
+def image_event(item: WorkItem, record: ImageRecord | None, error: str | None) -> None:
+    resource = {
+        "prefect.resource.id": f"haoee.image.{item.request_hash}",
+        "prefect.resource.name": item.label,
+        "haoee.req-key": item.req_key,
+    }
+    payload: dict[str, Any] = {"prompt_id": item.prompt_id, "variant": item.variant}
+    if record is not None:
+        payload.update(
+            key=record.key,
+            sha256=record.sha256,
+            cost_units=record.cost_units,
+            source=record.source,
+        )
+        name = "haoee.image.generated"
+    else:
+        payload["error"] = error
+        name = "haoee.image.failed"
+    emit_event(name, resource=resource, related=[campaign_resource(item.campaign)], payload=payload)
+
+
+def campaign_event(campaign: str, summary: dict[str, Any]) -> None:
+    emit_event(
+        "haoee.campaign.completed",
+        resource={
+            "prefect.resource.id": f"haoee.campaign.{campaign}",
+            "prefect.resource.name": campaign,
+        },
+        related=[campaign_resource(campaign)],
+        payload=summary,
+    )
+
+
+def table_row(item: WorkItem, record: ImageRecord | None, error: str | None) -> dict[str, Any]:
+    return {
+        "prompt_id": item.prompt_id,
+        "variant": item.variant,
+        "req_key": item.req_key,
+        "seed": record.seed if record else item.seed,
+        "status": "done" if record else "failed",
+        "s3_key": record.key if record else "",
+        "size": f"{record.width}x{record.height}" if record else "",
+        "bytes": record.bytes if record else 0,
+        "seconds": round(record.timings.total_s, 3) if record else 0,
+        "cache_hit": record.cache_hit if record else False,
+        "cost": item.cost if record and record.cost_units else 0.0,
+        "error": error or "",
+    }
+
+
+def presigned(bucket: S3Bucket, key: str) -> str:
+    url: str = s3_client(bucket).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket.bucket_name, "Key": key}, ExpiresIn=LINK_SECONDS
+    )
+    return url
+
+
+def gallery_markdown(
+    campaign: str, bucket: S3Bucket, done: list[tuple[WorkItem, ImageRecord]]
+) -> str:
+    lines = [
+        f"# {campaign}",
+        "",
+        f"{len(done)} image(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
+        "",
+        "| prompt | variant | image | object |",
+        "|---|---|---|---|",
+    ]
+    for item, record in done[:GALLERY_MAX]:
+        url = presigned(bucket, record.key)
+        lines.append(
+            f"| {item.prompt_id} | {item.variant} | [![{item.label}]({url})]({url}) "
+            f"| `{record.key}` |"
+        )
+    if len(done) > GALLERY_MAX:
+        lines.append(f"\n... and {len(done) - GALLERY_MAX} more (see the table artifact).")
+    return "\n".join(lines)
+
+
+async def publish_results(
+    campaign: str,
+    bucket: S3Bucket,
+    rows: list[dict[str, Any]],
+    done: list[tuple[WorkItem, ImageRecord]],
+) -> None:
+    await acreate_table_artifact(
+        rows, key=artifact_key(campaign, "images"), description=f"Images of {campaign}"
+    )
+    await acreate_markdown_artifact(
+        gallery_markdown(campaign, bucket, done),
+        key=artifact_key(campaign, "gallery"),
+        description=f"Gallery of {campaign}",
+    )

@@ -1,0 +1,113 @@
+"""What a campaign run returns: counts, costs, records and failures (no secrets)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect.client.schemas.objects import State
+from pydantic import BaseModel, ConfigDict
+
+from prefect_haoee.campaigns import Campaign, Plan, WorkItem
+from prefect_haoee.tasks.records import ImageRecord
+
+
+class ItemOutcome(BaseModel):
+    """One item's end: its record, or the error that stopped it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    item: WorkItem
+    record: ImageRecord | None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.item.label
+
+    @classmethod
+    async def from_state(cls, item: WorkItem, state: State[Any]) -> ItemOutcome:
+        if state.is_completed():
+            record = await state.aresult()
+            if isinstance(record, ImageRecord):
+                if state.name == "Cached":  # the whole item came from Prefect's cache
+                    record = record.model_copy(update={"cache_hit": True, "cost_units": 0})
+                return cls(item=item, record=record)
+            return cls(item=item, record=None, error=f"unexpected result {type(record).__name__}")
+        try:
+            exc = await state.aresult(raise_on_failure=False)
+        except Exception as err:  # noqa: BLE001 - the failed state's own exception
+            exc = err
+        message = str(exc) if isinstance(exc, BaseException) else (state.message or state.name)
+        return cls(item=item, record=None, error=f"{type(exc).__name__}: {message}"[:500])
+
+
+class Failure(BaseModel):
+    label: str
+    prompt_id: str
+    variant: int
+    req_key: str
+    error: str
+
+
+class CampaignResult(BaseModel):
+    campaign: str
+    run_date: str
+    bucket: str
+    prefix: str
+    manifest_key: str
+    total: int
+    done: int
+    failed: int
+    stored_before: int
+    paid_calls: int
+    """Billable gateway generations this run actually made."""
+    cost: float
+    seconds: float
+    records: list[ImageRecord]
+    failures: list[Failure]
+
+    @classmethod
+    def build(
+        cls,
+        spec: Campaign,
+        plan: Plan,
+        outcomes: list[ItemOutcome],
+        bucket: str,
+        prefix: str,
+        manifest_key: str,
+        started: float,
+    ) -> CampaignResult:
+        records = [o.record for o in outcomes if o.record is not None]
+        failures = [
+            Failure(
+                label=o.item.label,
+                prompt_id=o.item.prompt_id,
+                variant=o.item.variant,
+                req_key=o.item.req_key,
+                error=o.error or "failed",
+            )
+            for o in outcomes
+            if o.record is None
+        ]
+        paid = sum(o.record.cost_units for o in outcomes if o.record is not None)
+        cost = sum(o.item.cost * o.record.cost_units for o in outcomes if o.record is not None)
+        return cls(
+            campaign=spec.name,
+            run_date=plan.run_date.isoformat(),
+            bucket=bucket,
+            prefix=prefix,
+            manifest_key=manifest_key,
+            total=plan.total,
+            done=len(records),
+            failed=len(failures),
+            stored_before=plan.total - plan.paid_calls,
+            paid_calls=paid,
+            cost=round(cost, 6),
+            seconds=round(time.perf_counter() - started, 3),
+            records=records,
+            failures=failures,
+        )
+
+    def event_payload(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"records"})

@@ -1,0 +1,226 @@
+"""The FastAPI app: routes, auth, limits, and the ``/_sim`` control endpoints.
+
+* ``POST /volcv/v1?Action=..&Version=2022-08-31`` — the Haoee path (API key required);
+* ``POST /?Action=..&Version=..`` — the upstream path the official ``volcengine`` SDK
+  calls (its signature is not checked);
+* ``GET /files/{name}`` — result images behind expiring URLs;
+* ``GET /_sim/stats``, ``GET /_sim/ledger``, ``GET /_sim/config``, ``POST /_sim/reset``,
+  ``POST /_sim/clock/advance`` — observe and steer a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from prefect_haoee.client.catalog import CATALOG, ModelSpec
+from prefect_haoee.simulator.actions import HANDLERS, Call, DropRequested, apply_forced_first
+from prefect_haoee.simulator.checks import parse_json_object
+from prefect_haoee.simulator.clock import SimClock
+from prefect_haoee.simulator.codes import SimError
+from prefect_haoee.simulator.config import SimulatorConfig
+from prefect_haoee.simulator.envelope import (
+    DropResponse,
+    error_response,
+    json_response,
+    new_request_id,
+)
+from prefect_haoee.simulator.faults import install_drop_log_filter, parse_forced
+from prefect_haoee.simulator.state import SimState
+
+logger = logging.getLogger("prefect_haoee.simulator")
+
+VERSION = "2022-08-31"
+FAULT_HEADER = "x-sim-fault"
+_AK_RE = re.compile(r"Credential=([^/,\s]+)")
+
+
+def _auth_key(request: Request, keys: tuple[str, ...]) -> str:
+    """The caller's key on ``/volcv/v1`` (``Bearer <key>`` or the raw key), else 50400."""
+    header = request.headers.get("authorization", "").strip()
+    token = header[7:].strip() if header[:7].lower() == "bearer " else header
+    if not keys:
+        return token or "anonymous"
+    if not token:
+        raise SimError(50400, "missing Authorization header")
+    for key in keys:
+        if secrets.compare_digest(token.encode(), key.encode()):
+            return key
+    raise SimError(50400, "invalid API key")
+
+
+def _sdk_key(request: Request) -> str:
+    """Limits on the upstream path are per access key (from the unverified signature)."""
+    match = _AK_RE.search(request.headers.get("authorization", ""))
+    return f"ak:{match.group(1)}" if match else "anonymous"
+
+
+_BASE_URLS: dict[tuple[object, ...], str] = {}
+
+
+def _base_url(request: Request) -> str:
+    """The absolute base URL the caller used (result links are built from it)."""
+    scope = request.scope
+    key = (scope.get("scheme"), request.headers.get("host"), scope.get("server"))
+    base = _BASE_URLS.get(key)
+    if base is None:
+        base = str(request.base_url)
+        base = base if base.endswith("/") else base + "/"
+        if len(_BASE_URLS) < 1024:
+            _BASE_URLS[key] = base
+    return base
+
+
+async def _read_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise SimError(50213, f"body larger than {max_bytes} bytes")
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise SimError(50213, f"body larger than {max_bytes} bytes")
+    return parse_json_object(raw)
+
+
+def create_app(
+    config: SimulatorConfig | None = None,
+    *,
+    catalog: Mapping[str, ModelSpec] | None = None,
+) -> FastAPI:
+    """Build the simulator app. ``catalog`` defaults to the client's shared catalog."""
+    install_drop_log_filter()
+    cfg = config or SimulatorConfig()
+    models: Mapping[str, ModelSpec] = CATALOG if catalog is None else catalog
+    app = FastAPI(
+        title="Haoee gateway simulator",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    holder: dict[str, SimState] = {"state": SimState(cfg, models)}
+    max_body = int(cfg.max_body_mb * 1024 * 1024)
+
+    async def handle(request: Request, *, upstream: bool) -> Response:
+        state = holder["state"]
+        started = time.perf_counter()
+        request_id = new_request_id()
+        action = request.query_params.get("Action", "")
+        call = Call(state, action, _base_url(request), request_id, started)
+        key: str | None = None
+        try:
+            key = _sdk_key(request) if upstream else _auth_key(request, state.config.api_keys)
+            if not action:
+                raise SimError(50201, "query parameter Action is required")
+            if action not in HANDLERS:
+                raise SimError(50402, f"unknown Action {action!r}")
+            version = request.query_params.get("Version")
+            if version is not None and version != VERSION:
+                raise SimError(50402, f"Action {action} has no Version {version!r}")
+            state.limiter.enter(key)
+        except SimError as err:
+            state.ledger.record_call(action or "-", err.code)
+            return error_response(
+                err, request_id=request_id, elapsed_s=time.perf_counter() - started
+            )
+        try:
+            forced_header = request.headers.get(FAULT_HEADER)
+            if forced_header:
+                call.forced = parse_forced(forced_header, action)
+                await apply_forced_first(call)
+            body = await _read_body(request, max_body)
+            response = await HANDLERS[action](call, body)
+        except SimError as err:
+            state.ledger.record_call(action, err.code)
+            return error_response(err, request_id=request_id, elapsed_s=call.elapsed())
+        except DropRequested:
+            state.ledger.record_call(action, "drop")
+            return DropResponse()
+        except Exception:
+            # A simulator bug must still look like the gateway: a 50500 envelope.
+            logger.exception("simulator error on %s", action)
+            state.ledger.record_call(action, 50500)
+            failure = SimError(50500, "simulator error")
+            return error_response(failure, request_id=request_id, elapsed_s=call.elapsed())
+        finally:
+            state.limiter.leave(key)
+        state.ledger.record_call(action, call.code)
+        return response
+
+    # Plain Starlette routes (no FastAPI dependency solving) on the hot paths.
+    async def volcv(request: Request) -> Response:
+        return await handle(request, upstream=False)
+
+    async def upstream(request: Request) -> Response:
+        return await handle(request, upstream=True)
+
+    async def files(request: Request) -> Response:
+        name: str = request.path_params["name"]
+        state = holder["state"]
+        status, record = state.files.lookup(name)
+        if status == "not_found" or record is None:
+            body = {"error": "not_found", "message": f"no such file {name!r}"}
+            return json_response(body, 404)
+        if status == "expired":
+            ttl = state.config.url_ttl_s
+            body = {"error": "expired", "message": f"this URL has expired (url_ttl_s={ttl:g})"}
+            return json_response(body, 403)
+        data = await state.images.get(record.render)
+        return Response(data, media_type=record.render.media_type)
+
+    app.add_route("/volcv/v1", volcv, methods=["POST"])
+    app.add_route("/", upstream, methods=["POST"])
+    app.add_route("/files/{name}", files, methods=["GET"])
+
+    @app.get("/_sim/stats")
+    async def stats() -> Response:
+        return json_response(holder["state"].stats())
+
+    @app.get("/_sim/ledger")
+    async def ledger() -> Response:
+        return json_response({"entries": holder["state"].ledger.to_json()})
+
+    @app.get("/_sim/config")
+    async def show_config() -> Response:
+        return json_response(holder["state"].config.public_dict())
+
+    @app.get("/_sim/health")
+    async def health() -> Response:
+        return json_response({"ok": True})
+
+    @app.post("/_sim/reset")
+    async def reset(request: Request) -> Response:
+        """Forget everything (ledger, tasks, files, counters, clock offset); reseed."""
+        raw = await request.body()
+        try:
+            options = parse_json_object(raw) if raw.strip() else {}
+        except SimError as err:
+            return json_response({"error": err.message}, 400)
+        current = holder["state"].config
+        seed = options.get("seed", current.seed)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return json_response({"error": "seed must be an integer"}, 400)
+        new_config = current.model_copy(update={"seed": seed})
+        holder["state"] = SimState(new_config, models, SimClock())
+        return json_response({"ok": True, "seed": seed})
+
+    @app.post("/_sim/clock/advance")
+    async def advance(request: Request) -> Response:
+        """Move the simulator clock forward (task progress/expiry, URL expiry, QPS window)."""
+        try:
+            options = parse_json_object(await request.body())
+        except SimError as err:
+            return json_response({"error": err.message}, 400)
+        seconds = options.get("seconds")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            return json_response({"error": "seconds must be a number >= 0"}, 400)
+        clock = holder["state"].clock
+        clock.advance(float(seconds))
+        return json_response({"ok": True, "offset_s": clock.offset})
+
+    return app

@@ -1,0 +1,122 @@
+"""Async tasks (CVSync2AsyncSubmitTask / CVSync2AsyncGetResult) and their lifecycle.
+
+No background work: a task's status is worked out from the simulator clock whenever it
+is polled. ``in_queue`` for the first ``queue_fraction`` of its latency, ``generating``
+for the rest, then ``done`` (success, or failure told by the envelope's code). Older
+than ``task_ttl_s`` it answers ``expired``; older than twice that it is forgotten
+(``not_found``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from prefect_haoee.simulator.clock import SimClock
+from prefect_haoee.simulator.images import RenderSpec
+
+TaskStatus = Literal["in_queue", "generating", "done", "not_found", "expired"]
+
+
+@dataclass
+class Task:
+    task_id: str
+    req_key: str
+    request_hash: str
+    render: RenderSpec
+    created: float
+    queue_s: float
+    total_s: float
+    fail_code: int | None = None
+    url_expired: bool = False
+    """Forced ``expired_url`` at submit: the result link answers expired."""
+    urls: dict[str, str] = field(default_factory=dict)
+    """Result URLs minted so far, by base URL (the same link on every poll)."""
+
+
+class TaskStore:
+    def __init__(self, clock: SimClock, *, task_ttl_s: float, seed: int) -> None:
+        self._clock = clock
+        self._ttl = task_ttl_s
+        self._ids = random.Random(f"{seed}/task_ids")
+        self._tasks: dict[str, Task] = {}
+        self._submits = 0
+
+    def _new_id(self) -> str:
+        while True:
+            task_id = str(self._ids.randrange(10**18, 10**19))  # 19 digits, like upstream
+            if task_id not in self._tasks:
+                return task_id
+
+    def create(
+        self,
+        *,
+        req_key: str,
+        request_hash: str,
+        render: RenderSpec,
+        latency_s: float,
+        queue_fraction: float,
+        fail_code: int | None,
+        url_expired: bool = False,
+    ) -> Task:
+        self._submits += 1
+        if self._submits % 1000 == 0:
+            self._forget_old()
+        task = Task(
+            task_id=self._new_id(),
+            req_key=req_key,
+            request_hash=request_hash,
+            render=render,
+            created=self._clock.monotonic(),
+            queue_s=latency_s * queue_fraction,
+            total_s=latency_s,
+            fail_code=fail_code,
+            url_expired=url_expired,
+        )
+        self._tasks[task.task_id] = task
+        return task
+
+    def status_of(self, task: Task) -> TaskStatus:
+        age = self._clock.monotonic() - task.created
+        if age > 2 * self._ttl:
+            return "not_found"
+        if age > self._ttl:
+            return "expired"
+        if age < task.queue_s:
+            return "in_queue"
+        if age < task.total_s:
+            return "generating"
+        return "done"
+
+    def lookup(self, req_key: str, task_id: str) -> tuple[TaskStatus, Task | None]:
+        """The task (only under the ``req_key`` it was submitted with) and its status."""
+        task = self._tasks.get(task_id)
+        if task is None or task.req_key != req_key:
+            return "not_found", None
+        status = self.status_of(task)
+        if status == "not_found":
+            del self._tasks[task_id]
+            return "not_found", None
+        return status, task
+
+    def _forget_old(self) -> None:
+        for task_id in [
+            t.task_id for t in self._tasks.values() if self.status_of(t) == "not_found"
+        ]:
+            del self._tasks[task_id]
+
+    def counts(self) -> dict[str, int]:
+        """Tasks by status (``failed`` counts the ``done`` ones that ended with an error)."""
+        counts: Counter[str] = Counter()
+        for task in self._tasks.values():
+            status = self.status_of(task)
+            counts[status] += 1
+            if status == "done" and task.fail_code is not None:
+                counts["failed"] += 1
+        keys = ("in_queue", "generating", "done", "failed", "expired")
+        return {s: counts.get(s, 0) for s in keys}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
