@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -29,6 +32,12 @@ def simulate(
         help="NAME=RATE[,NAME=RATE...], e.g. 429=0.1,500=0.05. Names: 429, 430, 500, 50501, "
         "drop, slow, 50511, task_fail, expired_url.",
     ),
+    fault_script: list[str] = typer.Option(
+        [],
+        "--fault-script",
+        help="ACTION:N=FAULT[,...]: the N-th call of ACTION fails with FAULT, "
+        "e.g. CVProcess:1=429,CVProcess:2=50511.",
+    ),
     qps: int = typer.Option(0, help="Per-key calls per second (0: no cap)."),
     concurrency: int = typer.Option(0, help="Per-key calls in flight (0: no cap)."),
     seed: int = typer.Option(0, help="Seed of every random choice (faults, latencies)."),
@@ -50,7 +59,15 @@ def simulate(
         rates: dict[str, float] = {}
         for spec in fault_rate:
             rates.update(parse_fault_rates(spec))
+        script: dict[str, str] = {}
+        for spec in fault_script:
+            for part in filter(None, (p.strip() for p in spec.split(","))):
+                where, sep, name = part.partition("=")
+                if not sep:
+                    raise ValueError(f"expected ACTION:N=FAULT, got {part!r}")
+                script[where.strip()] = name.strip()
         options: dict[str, object] = {
+            "fault_script": script,
             "latency_ms": latency_ms,
             "latency_sigma": latency_sigma,
             "fault_rates": rates,
@@ -82,3 +99,59 @@ def simulate(
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+
+
+def _date(value: str | None) -> date:
+    try:
+        return date.fromisoformat(value) if value else date.today()
+    except ValueError:
+        typer.echo(f"invalid --date {value!r}: use YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(file: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
+    """Check a campaign file (every request validated; no network, no cost)."""
+    from prefect_haoee.commands import campaign_cmds
+
+    raise typer.Exit(campaign_cmds.validate(file))
+
+
+@app.command()
+def plan(
+    file: Path = typer.Argument(..., help="Campaign YAML file."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    run_date: str | None = typer.Option(
+        None, "--date", help="Run date YYYY-MM-DD (default today)."
+    ),
+) -> None:
+    """Show what a run would generate, what S3 already holds, and the cost."""
+    from prefect_haoee.commands import campaign_cmds
+
+    raise typer.Exit(campaign_cmds.plan(file, _date(run_date), json_output))
+
+
+@app.command()
+def run(
+    file: Path = typer.Argument(..., help="Campaign YAML file."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    run_date: str | None = typer.Option(
+        None, "--date", help="Run date YYYY-MM-DD (default today)."
+    ),
+) -> None:
+    """Run a campaign as a Prefect flow. Exit 0 all done, 1 some failed, 2 invalid input."""
+    from prefect_haoee.commands import campaign_cmds
+
+    raise typer.Exit(campaign_cmds.run(file, _date(run_date), json_output))
+
+
+@app.command()
+def demo(
+    keep: bool = typer.Option(
+        False, "--keep", help="Leave the simulator, S3 server (and a Prefect UI) up afterwards."
+    ),
+) -> None:
+    """Run the demo campaign on a local simulator and S3 server (no credentials needed)."""
+    from prefect_haoee.commands.demo import demo as run_demo
+
+    raise typer.Exit(run_demo(keep))

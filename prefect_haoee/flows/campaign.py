@@ -36,7 +36,6 @@ from prefect_haoee.flows.observe import (
     campaign_event,
     image_event,
     publish_results,
-    table_row,
 )
 from prefect_haoee.flows.result import CampaignResult, ItemOutcome
 from prefect_haoee.tasks import produce_image
@@ -145,7 +144,11 @@ async def run_campaign(
     gate = asyncio.Semaphore(spec.concurrency * 2)
 
     async def produce(index: int, item: WorkItem, client: AsyncHaoeeClient) -> None:
+        # S3 was just listed and is the ledger: an item not there is produced again even if
+        # Prefect cached its record (the object may have been deleted). The paid steps
+        # inside keep their own cache, so this never pays twice.
         task = produce_image.with_options(
+            refresh_cache=True,
             task_run_name=f"{item.label}-{item.req_key}",
             tags=["haoee", spec.name, item.req_key, *spec.tags],
         )
@@ -175,10 +178,8 @@ async def run_campaign(
     manifest = build_manifest(spec.name, day.isoformat(), s3.bucket_name, entries)
     key = await anyio.to_thread.run_sync(write_manifest, s3, manifest_key(base), manifest)
     done = [(o.item, o.record) for o in ordered if o.record is not None]
-    await publish_results(
-        spec.name, s3, [table_row(o.item, o.record, o.error) for o in ordered], done
-    )
     result = CampaignResult.build(spec, plan, ordered, s3.bucket_name, base, key, started)
+    await publish_results(spec.name, s3, [row.model_dump() for row in result.items], done)
     campaign_event(spec.name, result.event_payload())
     if result.failed:
         listing = "; ".join(f"{f.label}: {f.error}" for f in result.failures[:10])

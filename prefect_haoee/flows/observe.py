@@ -101,23 +101,6 @@ def campaign_event(campaign: str, summary: dict[str, Any]) -> None:
     )
 
 
-def table_row(item: WorkItem, record: ImageRecord | None, error: str | None) -> dict[str, Any]:
-    return {
-        "prompt_id": item.prompt_id,
-        "variant": item.variant,
-        "req_key": item.req_key,
-        "seed": record.seed if record else item.seed,
-        "status": "done" if record else "failed",
-        "s3_key": record.key if record else "",
-        "size": f"{record.width}x{record.height}" if record else "",
-        "bytes": record.bytes if record else 0,
-        "seconds": round(record.timings.total_s, 3) if record else 0,
-        "cache_hit": record.cache_hit if record else False,
-        "cost": item.cost if record and record.cost_units else 0.0,
-        "error": error or "",
-    }
-
-
 def presigned(bucket: S3Bucket, key: str) -> str:
     url: str = s3_client(bucket).generate_presigned_url(
         "get_object", Params={"Bucket": bucket.bucket_name, "Key": key}, ExpiresIn=LINK_SECONDS
@@ -153,6 +136,7 @@ async def publish_results(
     rows: list[dict[str, Any]],
     done: list[tuple[WorkItem, ImageRecord]],
 ) -> None:
+    """The table artifact (one row per item) and the gallery of the finished images."""
     await acreate_table_artifact(
         rows, key=artifact_key(campaign, "images"), description=f"Images of {campaign}"
     )

@@ -42,6 +42,44 @@ class ItemOutcome(BaseModel):
         return cls(item=item, record=None, error=f"{type(exc).__name__}: {message}"[:500])
 
 
+class ItemSummary(BaseModel):
+    """One row of the campaign table (UI artifact and CLI)."""
+
+    prompt_id: str
+    variant: int
+    req_key: str
+    seed: int | None
+    status: str
+    s3_key: str
+    size: str
+    bytes: int
+    seconds: float
+    cache_hit: bool
+    cost: float
+    reseeds: int = 0
+    """New seeds tried after output moderation (50511/50519) before this image passed."""
+    error: str
+
+    @classmethod
+    def of(cls, outcome: ItemOutcome) -> ItemSummary:
+        item, record = outcome.item, outcome.record
+        return cls(
+            prompt_id=item.prompt_id,
+            variant=item.variant,
+            req_key=item.req_key,
+            seed=record.seed if record else item.seed,
+            status="done" if record else "failed",
+            s3_key=record.key if record else "",
+            size=f"{record.width}x{record.height}" if record else "",
+            bytes=record.bytes if record else 0,
+            seconds=round(record.timings.total_s, 3) if record else 0.0,
+            cache_hit=record.cache_hit if record else False,
+            cost=round(item.cost * record.cost_units, 6) if record else 0.0,
+            reseeds=record.reseeds if record else 0,
+            error=outcome.error or "",
+        )
+
+
 class Failure(BaseModel):
     label: str
     prompt_id: str
@@ -66,6 +104,7 @@ class CampaignResult(BaseModel):
     seconds: float
     records: list[ImageRecord]
     failures: list[Failure]
+    items: list[ItemSummary]
 
     @classmethod
     def build(
@@ -107,7 +146,8 @@ class CampaignResult(BaseModel):
             seconds=round(time.perf_counter() - started, 3),
             records=records,
             failures=failures,
+            items=[ItemSummary.of(o) for o in outcomes],
         )
 
     def event_payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"records"})
+        return self.model_dump(exclude={"records", "items"})

@@ -63,6 +63,10 @@ class SimulatorConfig(BaseModel):
 
     fault_rates: dict[str, float] = Field(default_factory=dict)
     """Fault name (see FAULT_NAMES, aliases allowed) -> probability per eligible request."""
+    fault_script: dict[str, str] = Field(default_factory=dict)
+    """Exact faults: ``"ACTION:N" -> fault name`` makes the N-th call (1-based) of ACTION
+    (CVProcess, CVSync2AsyncSubmitTask, CVSync2AsyncGetResult) fail with that fault, e.g.
+    ``{"CVProcess:1": "429", "CVProcess:3": "50511"}`` (the demo's "one of each")."""
     task_fail_codes: tuple[int, ...] = (50501, 50511)
     """Codes a randomly failed async task ends with (picked by the seeded stream)."""
     moderation_words: dict[str, int] = Field(
@@ -101,6 +105,21 @@ class SimulatorConfig(BaseModel):
         total = sum(r for n, r in out.items() if n in REQUEST_FAULTS)
         if total > 1.0 + 1e-9:
             raise ValueError(f"per-request fault rates sum to {total:.3f} > 1")
+        return out
+
+    @field_validator("fault_script")
+    @classmethod
+    def _check_script(cls, value: dict[str, str]) -> dict[str, str]:
+        actions = ("CVProcess", "CVSync2AsyncSubmitTask", "CVSync2AsyncGetResult")
+        out: dict[str, str] = {}
+        for where, raw in value.items():
+            action, sep, number = where.partition(":")
+            if not sep or action not in actions or not number.isdigit() or int(number) < 1:
+                raise ValueError(f"fault_script key {where!r}: use ACTION:N with N >= 1")
+            name = normalize_fault_name(raw)
+            if name not in FAULT_NAMES or name == "expired_url":
+                raise ValueError(f"fault_script {where!r}: unknown fault {raw!r}")
+            out[f"{action}:{int(number)}"] = name
         return out
 
     @field_validator("moderation_words")

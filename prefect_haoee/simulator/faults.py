@@ -107,10 +107,16 @@ class FaultPlan:
         self._task_codes = random.Random(f"{seed}/faults/task_codes")
         self._fail_codes = config.task_fail_codes or (50501,)
         self.injected: Counter[str] = Counter()
+        self._script = dict(config.fault_script)
+        self._calls: Counter[str] = Counter()
 
     def draw(self, action: str) -> Fault | None:
         """One seeded draw for one eligible request of ``action``."""
         r = self._streams[action].random()
+        self._calls[action] += 1
+        scripted = self._script.get(f"{action}:{self._calls[action]}")
+        if scripted is not None:
+            return _fault_for(scripted, action)
         acc = 0.0
         for name in FAULT_NAMES:
             if name not in REQUEST_FAULTS or action not in APPLIES[name]:

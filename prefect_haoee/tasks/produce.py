@@ -103,8 +103,9 @@ class ItemRun:
 
     async def _generate_sync(self, overwrite: bool = False) -> GeneratedImages:
         async def call() -> GeneratedImages:
-            self.paid += 1
-            return await self.client.generate(self.request)
+            images = await self.client.generate(self.request)
+            self.paid += 1  # counted once the gateway accepted it (a refusal is not billed)
+            return images
 
         started = time.perf_counter()
         images, reused = await persisted_step(
@@ -121,8 +122,8 @@ class ItemRun:
 
     async def _submit(self, overwrite: bool = False) -> SubmittedGeneration:
         async def call() -> SubmittedGeneration:
-            self.paid += 1
             result = await self.client.submit(self.request)
+            self.paid += 1
             return to_submitted(self.request, result.task_id, result.request_id)
 
         submitted, reused = await persisted_step(

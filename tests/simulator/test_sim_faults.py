@@ -130,3 +130,28 @@ def test_rate_faults_are_not_billed() -> None:
         stats = gw.stats()
     assert stats["billable_generations"] == outcomes.count("10000")
     assert stats["faults_injected"]["50500"] == outcomes.count("50500")
+
+
+def test_fault_script_hits_exact_calls() -> None:
+    import httpx
+
+    from prefect_haoee.simulator.config import SimulatorConfig
+    from prefect_haoee.simulator.server import run_simulator
+
+    config = SimulatorConfig(
+        api_keys=("k",),
+        latency_ms=0,
+        fault_script={"CVProcess:2": "429", "CVProcess:3": "50511"},
+    )
+    body = {"req_key": "high_aes_general_v20_L", "prompt": "x", "seed": 1}
+    with run_simulator(config) as sim, httpx.Client(base_url=sim.base_url) as http:
+        codes = [
+            http.post(
+                "/volcv/v1",
+                params={"Action": "CVProcess", "Version": "2022-08-31"},
+                headers={"Authorization": "Bearer k"},
+                json=body,
+            ).json()["code"]
+            for _ in range(4)
+        ]
+    assert codes == [10000, 50429, 50511, 10000]
