@@ -20,7 +20,7 @@ class HaoeeSettings(BaseSettings):
         description="Authorization prefix; empty sends the raw key (the Haoee page shows both)",
     )
     connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=180.0, ge=1, description="Sync generation takes seconds")
+    read_timeout: float = Field(default=180.0, gt=0, description="Sync generation takes seconds")
     write_timeout: float = Field(default=60.0, gt=0)
     pool_timeout: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=20, ge=1)
