@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from prefect_haoee.campaigns import CURRENCY, CampaignError, Plan
@@ -26,7 +27,7 @@ def show_problems(error: CampaignError, as_json: bool) -> None:
         return
     errors.print(f"[bold red]{len(error.problems)} problem(s); nothing was called:[/]")
     for problem in error.problems:
-        errors.print(f"  [red]✗[/] {problem}", markup=False, highlight=False)
+        errors.print(f"  [red]✗[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
 
 
 def plan_table(plan: Plan) -> Table:
