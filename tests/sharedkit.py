@@ -15,3 +15,29 @@ def png_bytes(
     buf = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# The request body shown on the Haoee page for 通用2.0-角色特征保持 (shared/api README §1).
+SEED_EXAMPLE: dict[str, object] = {
+    "req_key": "high_aes_ip_v20",
+    "image_urls": ["https://xxx"],
+    "prompt": "千军万马",
+    "desc_pushback": True,
+    "seed": -1,
+    "scale": 3.5,
+    "ddim_steps": 9,
+    "width": 512,
+    "height": 512,
+    "cfg_rescale": 0.7,
+    "ref_ip_weight": 0.7,
+    "ref_id_weight": 0.36,
+    "use_sr": True,
+    "return_url": True,
+    "logo_info": {
+        "add_logo": False,
+        "position": 0,
+        "language": 0,
+        "opacity": 0.3,
+        "logo_text_content": "...",
+    },
+}

@@ -70,32 +70,34 @@ def make_checked_plan(campaign: Campaign, run_date: date) -> Plan:
     return plan
 
 
-def plan(path: Path, run_date: date, as_json: bool) -> int:
+def load_and_plan(path: Path, run_date: date, as_json: bool) -> tuple[Campaign, Plan] | None:
+    """The campaign and its checked plan, or None after reporting why (exit code 2)."""
     campaign = load_or_report(path, as_json)
     if campaign is None:
-        return EXIT_INVALID
+        return None
     try:
-        the_plan = make_checked_plan(campaign, run_date)
+        return campaign, make_checked_plan(campaign, run_date)
     except CampaignError as exc:
         show_problems(exc, as_json)
+        return None
+
+
+def plan(path: Path, run_date: date, as_json: bool) -> int:
+    loaded = load_and_plan(path, run_date, as_json)
+    if loaded is None:
         return EXIT_INVALID
     if as_json:
-        print_json({"ok": True, **the_plan.summary()})
+        print_json({"ok": True, **loaded[1].summary()})
     else:
-        show_plan(the_plan)
+        show_plan(loaded[1])
     return EXIT_OK
 
 
 def run(path: Path, run_date: date, as_json: bool) -> int:
-    campaign = load_or_report(path, as_json)
-    if campaign is None:
+    loaded = load_and_plan(path, run_date, as_json)
+    if loaded is None:
         return EXIT_INVALID
-    try:
-        the_plan = make_checked_plan(campaign, run_date)
-    except CampaignError as exc:
-        show_problems(exc, as_json)
-        return EXIT_INVALID
-    return execute(campaign, the_plan, run_date, as_json)[0]
+    return execute(loaded[0], loaded[1], run_date, as_json)[0]
 
 
 def execute(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sharedkit import SEED_EXAMPLE
 from test_requests_examples import ALL_KEYS, B64, URL, body, parse
 
 from prefect_haoee.client.requests import (
@@ -16,31 +17,6 @@ from prefect_haoee.client.requests import (
     HighAesIpV20,
     parse_request,
 )
-
-# The request body shown on the Haoee page for 通用2.0-角色特征保持 (README §1).
-SEED_EXAMPLE: dict[str, Any] = {
-    "req_key": "high_aes_ip_v20",
-    "image_urls": ["https://xxx"],
-    "prompt": "千军万马",
-    "desc_pushback": True,
-    "seed": -1,
-    "scale": 3.5,
-    "ddim_steps": 9,
-    "width": 512,
-    "height": 512,
-    "cfg_rescale": 0.7,
-    "ref_ip_weight": 0.7,
-    "ref_id_weight": 0.36,
-    "use_sr": True,
-    "return_url": True,
-    "logo_info": {
-        "add_logo": False,
-        "position": 0,
-        "language": 0,
-        "opacity": 0.3,
-        "logo_text_content": "...",
-    },
-}
 
 IMAGE_KEYS = [k for k in ALL_KEYS if REQUEST_CLASSES[k].max_images > 0]
 NO_IMAGE_KEYS = [k for k in ALL_KEYS if REQUEST_CLASSES[k].max_images == 0]

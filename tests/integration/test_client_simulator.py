@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 from pydantic import SecretStr
+from sharedkit import SEED_EXAMPLE
 
 from prefect_haoee.client import (
     AsyncHaoeeClient,
@@ -68,31 +69,6 @@ def t2i(**kw: Any) -> Any:
 
 def async_t2i(**kw: Any) -> Any:
     return parse_request({"req_key": "high_aes_general_v20", "prompt": "a boat", "seed": 4, **kw})
-
-
-SEED_EXAMPLE = {
-    "req_key": "high_aes_ip_v20",
-    "image_urls": ["https://xxx"],
-    "prompt": "千军万马",
-    "desc_pushback": True,
-    "seed": -1,
-    "scale": 3.5,
-    "ddim_steps": 9,
-    "width": 512,
-    "height": 512,
-    "cfg_rescale": 0.7,
-    "ref_ip_weight": 0.7,
-    "ref_id_weight": 0.36,
-    "use_sr": True,
-    "return_url": True,
-    "logo_info": {
-        "add_logo": False,
-        "position": 0,
-        "language": 0,
-        "opacity": 0.3,
-        "logo_text_content": "...",
-    },
-}
 
 
 def test_every_action_and_download(simulated: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sharedkit import SEED_EXAMPLE
 from simkit import (
     API_KEY,
     CV_PROCESS,
@@ -24,30 +25,6 @@ from simkit import (
 REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]{20}$")
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|µs|ms|s)|(\d+h)?(\d+m)?\d+(\.\d+)?s)$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-SEED_EXAMPLE = {
-    "req_key": "high_aes_ip_v20",
-    "image_urls": ["https://xxx"],
-    "prompt": "千军万马",
-    "desc_pushback": True,
-    "seed": -1,
-    "scale": 3.5,
-    "ddim_steps": 9,
-    "width": 512,
-    "height": 512,
-    "cfg_rescale": 0.7,
-    "ref_ip_weight": 0.7,
-    "ref_id_weight": 0.36,
-    "use_sr": True,
-    "return_url": True,
-    "logo_info": {
-        "add_logo": False,
-        "position": 0,
-        "language": 0,
-        "opacity": 0.3,
-        "logo_text_content": "这里是明水印内容",
-    },
-}
 
 
 def assert_envelope(body: dict[str, Any], code: int = 10000) -> None:
