@@ -32,10 +32,19 @@ def async_request(i: int, **kw: Any) -> VisualRequest:
 
 @flow(name="produce-all", persist_result=True)
 async def produce_all(
-    requests: list[VisualRequest], bucket: Any, prefix: str, retries: int = 0
+    requests: list[VisualRequest],
+    bucket: Any,
+    prefix: str,
+    retries: int = 0,
+    refresh: bool = False,
 ) -> list[State[ImageRecord]]:
-    """Produce every request concurrently; returns each item's final state."""
-    task = produce_image.with_options(retries=retries, retry_delay_seconds=0)
+    """Produce every request concurrently; returns each item's final state.
+
+    ``refresh`` ignores Prefect's per-item cache (as the campaign flow does after listing S3).
+    """
+    task = produce_image.with_options(
+        retries=retries, retry_delay_seconds=0, refresh_cache=refresh or None
+    )
     return list(
         await asyncio.gather(
             *[task(r, bucket, prefix, return_state=True) for r in requests]  # type: ignore[call-overload]
