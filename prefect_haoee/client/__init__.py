@@ -1,4 +1,5 @@
-"""Typed httpx client for the Haoee gateway's Volcengine visual family.
+"""Typed httpx client for the Haoee gateway: the Volcengine visual family, plus OpenAI-style
+images, sora / MiniMax / Kling video and suno music (``prefect_haoee.client.families``).
 
 Imports no Prefect module: usable from any Python program.
 """
@@ -15,10 +16,26 @@ from prefect_haoee.client.errors import (
     RateLimitedError,
     ServerError,
     TaskExpiredError,
+    TaskFailedError,
     TaskNotFoundError,
     TaskTimeoutError,
     TransportError,
 )
+from prefect_haoee.client.families import (
+    ImageEditRequest,
+    ImageGenerationRequest,
+    JobHandle,
+    JobRequest,
+    JobState,
+    JobStatus,
+    KlingImage2VideoRequest,
+    KlingText2VideoRequest,
+    MinimaxVideoRequest,
+    SoraVideoRequest,
+    SunoCustomRequest,
+    SunoInspirationRequest,
+)
+from prefect_haoee.client.media import DownloadedMedia, adownload_media, download_media
 from prefect_haoee.client.requests import AnyVisualRequest, VisualRequest, parse_request
 from prefect_haoee.client.responses import GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -33,23 +50,39 @@ __all__ = [
     "ContentRejectedError",
     "DownloadError",
     "DownloadedImage",
+    "DownloadedMedia",
     "GeneratedImages",
     "HaoeeClient",
     "HaoeeError",
     "HaoeeSettings",
+    "ImageEditRequest",
+    "ImageGenerationRequest",
     "InvalidRequestError",
+    "JobHandle",
+    "JobRequest",
+    "JobState",
+    "JobStatus",
+    "KlingImage2VideoRequest",
+    "KlingText2VideoRequest",
+    "MinimaxVideoRequest",
     "ModelSpec",
     "PollPolicy",
     "RateLimitedError",
     "RetryPolicy",
     "ServerError",
+    "SoraVideoRequest",
     "SubmitResult",
+    "SunoCustomRequest",
+    "SunoInspirationRequest",
     "TaskExpiredError",
+    "TaskFailedError",
     "TaskNotFoundError",
     "TaskResult",
     "TaskTimeoutError",
     "TransportError",
     "VisualRequest",
+    "adownload_media",
+    "download_media",
     "get_spec",
     "parse_request",
     "verify_image",

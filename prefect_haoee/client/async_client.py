@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,6 +18,9 @@ from prefect_haoee.client.download import (
     new_async_download_client,
 )
 from prefect_haoee.client.errors import HaoeeError, TaskTimeoutError
+from prefect_haoee.client.families import jobs
+from prefect_haoee.client.families.base import FamilyRequest, HttpCall, JobHandle, JobState
+from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, adownload_media
 from prefect_haoee.client.protocol import (
     VISUAL_PATH,
     Call,
@@ -34,6 +38,8 @@ from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
+
+_T = TypeVar("_T")
 
 
 class AsyncHaoeeClient(ClientBase):
@@ -77,7 +83,9 @@ class AsyncHaoeeClient(ClientBase):
         await self._http.aclose()
         await self._files.aclose()
 
-    async def _send(self, call: Call) -> Envelope:
+    async def _with_retries(self, label: str, attempt_once: Callable[[], Awaitable[_T]]) -> _T:
+        """The one retry loop: resend RateLimited/Server/Transport errors, bounded, with
+        backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
         attempt = 0
         while True:
@@ -86,27 +94,44 @@ class AsyncHaoeeClient(ClientBase):
                 await self._limiter.aacquire()
             started = time.monotonic()
             try:
-                response = await self._http.post(
-                    VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-                )
-                env = parse_envelope(response, self._secret)
+                result = await attempt_once()
             except httpx.HTTPError as exc:
                 error: HaoeeError = transport_error(exc, self._secret)
             except HaoeeError as exc:
                 error = exc
             else:
-                logger.debug(
-                    "%s %s ok in %.3fs",
-                    call.action,
-                    call.body["req_key"],
-                    time.monotonic() - started,
-                )
-                return env
+                logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
+                return result
             if not self.retry_policy.should_retry(error, attempt):
                 raise error
             delay = self.retry_policy.delay(error, attempt)
-            self._log_retry(call, error, attempt, delay)
+            self._log_retry_as(label, error, attempt, delay)
             await self._sleep(delay)
+
+    async def _send(self, call: Call) -> Envelope:
+        async def once() -> Envelope:
+            response = await self._http.post(
+                VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+            )
+            return parse_envelope(response, self._secret)
+
+        return await self._with_retries(f"{call.action} {call.body.get('req_key')}", once)
+
+    async def _send_http(self, call: HttpCall) -> Any:
+        """One family call through the shared retry loop; the answer's JSON."""
+
+        async def once() -> Any:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
+            )
+            return jobs.read_payload(response, call, self._secret)
+
+        return await self._with_retries(call.label, once)
 
     async def generate(
         self, request: VisualRequest, *, model_name: str | None = None
@@ -169,3 +194,54 @@ class AsyncHaoeeClient(ClientBase):
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
         return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+
+    # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
+
+    async def generate_images(self, request: FamilyRequest) -> GeneratedImages:
+        """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid."""
+        return jobs.images_answer(await self._send_http(jobs.images_call(request)))
+
+    async def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
+        """Submit an async job of any family (a paid call). ``webhook`` only for images."""
+        call = jobs.submit_call(request, webhook=webhook)
+        return jobs.job_handle(request, await self._send_http(call))
+
+    async def get_job(self, handle: JobHandle) -> JobState:
+        """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""
+        payload = await self._send_http(jobs.poll_call(handle))
+        state = jobs.job_state(handle, payload, self.settings.base_url)
+        if jobs.needs_file_lookup(state):
+            urls = [
+                jobs.file_url(handle, await self._send_http(jobs.file_call(handle, file_id)))
+                for file_id in state.file_ids
+            ]
+            state = state.model_copy(update={"file_urls": urls})
+        return state
+
+    async def wait_job(self, handle: JobHandle, *, timeout: float | None = None) -> JobState:
+        """Poll until the job succeeds (its state, with file URLs) or raise (see the sync twin)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
+        interval: float | None = None
+        while True:
+            state = await self.get_job(handle)
+            if state.finished:
+                return jobs.raise_for_job(state)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(
+                    f"{handle.family} job {handle.job_id} still {state.raw_status} at the deadline"
+                )
+            interval = self.poll_policy.next_interval(interval)
+            await self._sleep(min(interval, remaining))
+
+    async def download_media(
+        self,
+        url: str,
+        sink: MediaSink,
+        kind: MediaType,
+        max_bytes: int | None = None,
+    ) -> DownloadedMedia:
+        """Stream a video/audio file into ``sink`` (capped, content-type and magic checked)."""
+        return await adownload_media(
+            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+        )

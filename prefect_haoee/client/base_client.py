@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import httpx
+
 from prefect_haoee.client.errors import (
     AuthenticationError,
     HaoeeError,
@@ -53,15 +55,24 @@ class ClientBase:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
 
     def _log_retry(self, call: Call, error: HaoeeError, attempt: int, delay: float) -> None:
+        self._log_retry_as(f"{call.action} {call.body.get('req_key')}", error, attempt, delay)
+
+    def _log_retry_as(self, label: str, error: HaoeeError, attempt: int, delay: float) -> None:
         logger.warning(
-            "%s %s failed (%s, attempt %d/%d); retrying in %.2fs",
-            call.action,
-            call.body.get("req_key"),
+            "%s failed (%s, attempt %d/%d); retrying in %.2fs",
+            label,
             error,
             attempt,
             self.retry_policy.max_attempts,
             delay,
         )
+
+    def _gateway_headers(self, url: str) -> dict[str, str] | None:
+        """The key, for a file served by the gateway itself (sora content); None elsewhere."""
+        base = httpx.URL(self.settings.base_url)
+        target = httpx.URL(url)
+        same = (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
+        return {"Authorization": self.settings.authorization_header()} if same else None
 
     @staticmethod
     def _submit_result(req_key: str, env: Envelope) -> SubmitResult:

@@ -123,6 +123,15 @@ class TaskExpiredError(TaskNotFoundError):
     """An async task expired: resubmit it."""
 
 
+class TaskFailedError(HaoeeError):
+    """An async task finished (``data.status == "done"``) with a failure code.
+
+    Polling the same task id again answers the same failure, so neither the client nor a
+    task retry resends it: only a new submission can produce the image. (A task refused by
+    output moderation, 50511/50519, stays a :class:`ContentRejectedError`: a new seed.)
+    """
+
+
 class TaskTimeoutError(HaoeeError):
     """Polling reached its deadline while the task was still queued or generating."""
 

@@ -15,6 +15,9 @@ from pydantic import ValidationError
 from prefect_haoee.client.errors import (
     SUCCESS_CODE,
     HaoeeError,
+    InvalidRequestError,
+    ServerError,
+    TaskFailedError,
     TransportError,
     error_for,
 )
@@ -171,10 +174,24 @@ def parse_envelope(response: httpx.Response, secret: str) -> Envelope:
         http_status=status,
         code=code,
         message=scrub(message or f"HTTP {status}", secret),
-        request_id=request_id,
+        request_id=scrub(str(request_id), secret)[:128] if request_id is not None else None,
         retry_after=retry_after,
     )
+    if _task_finished(payload) and isinstance(err, (ServerError, InvalidRequestError)):
+        # "done" with an error code: the task itself failed; polling again answers the same.
+        err = TaskFailedError(
+            f"async task failed: {err.message}",
+            code=err.code,
+            http_status=err.http_status,
+            request_id=err.request_id,
+        )
     return _raise(err)
+
+
+def _task_finished(payload: Any) -> bool:
+    """True for a GetResult answer whose task is over (``data.status == "done"``)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    return isinstance(data, dict) and data.get("status") == "done"
 
 
 def _raise(error: HaoeeError) -> Envelope:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any, TypeVar
 
 import httpx
 
@@ -16,6 +17,9 @@ from prefect_haoee.client.download import (
     new_download_client,
 )
 from prefect_haoee.client.errors import HaoeeError, TaskTimeoutError
+from prefect_haoee.client.families import jobs
+from prefect_haoee.client.families.base import FamilyRequest, HttpCall, JobHandle, JobState
+from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, download_media
 from prefect_haoee.client.protocol import (
     VISUAL_PATH,
     Call,
@@ -33,6 +37,8 @@ from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
+
+_T = TypeVar("_T")
 
 
 class HaoeeClient(ClientBase):
@@ -76,7 +82,9 @@ class HaoeeClient(ClientBase):
         self._http.close()
         self._files.close()
 
-    def _send(self, call: Call) -> Envelope:
+    def _with_retries(self, label: str, attempt_once: Callable[[], _T]) -> _T:
+        """The one retry loop: resend RateLimited/Server/Transport errors, bounded, with
+        backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
         attempt = 0
         while True:
@@ -85,27 +93,44 @@ class HaoeeClient(ClientBase):
                 self._limiter.acquire()
             started = time.monotonic()
             try:
-                response = self._http.post(
-                    VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-                )
-                env = parse_envelope(response, self._secret)
+                result = attempt_once()
             except httpx.HTTPError as exc:
                 error: HaoeeError = transport_error(exc, self._secret)
             except HaoeeError as exc:
                 error = exc
             else:
-                logger.debug(
-                    "%s %s ok in %.3fs",
-                    call.action,
-                    call.body["req_key"],
-                    time.monotonic() - started,
-                )
-                return env
+                logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
+                return result
             if not self.retry_policy.should_retry(error, attempt):
                 raise error
             delay = self.retry_policy.delay(error, attempt)
-            self._log_retry(call, error, attempt, delay)
+            self._log_retry_as(label, error, attempt, delay)
             self._sleep(delay)
+
+    def _send(self, call: Call) -> Envelope:
+        def once() -> Envelope:
+            response = self._http.post(
+                VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+            )
+            return parse_envelope(response, self._secret)
+
+        return self._with_retries(f"{call.action} {call.body.get('req_key')}", once)
+
+    def _send_http(self, call: HttpCall) -> Any:
+        """One family call through the shared retry loop; the answer's JSON."""
+
+        def once() -> Any:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
+            )
+            return jobs.read_payload(response, call, self._secret)
+
+        return self._with_retries(call.label, once)
 
     def generate(self, request: VisualRequest, *, model_name: str | None = None) -> GeneratedImages:
         """Synchronous generation (``CVProcess``): a paid call."""
@@ -164,3 +189,67 @@ class HaoeeClient(ClientBase):
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
         return download_image(source, client=self._files, max_bytes=max_bytes)
+
+    # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
+
+    def generate_images(self, request: FamilyRequest) -> GeneratedImages:
+        """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid.
+
+        Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
+        base64 images go to :meth:`download` as for the visual family.
+        """
+        return jobs.images_answer(self._send_http(jobs.images_call(request)))
+
+    def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
+        """Submit an async job of any family (a paid call): images ``?async=true``, sora,
+        MiniMax, Kling, suno. ``webhook`` only for images."""
+        call = jobs.submit_call(request, webhook=webhook)
+        return jobs.job_handle(request, self._send_http(call))
+
+    def get_job(self, handle: JobHandle) -> JobState:
+        """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""
+        state = jobs.job_state(
+            handle, self._send_http(jobs.poll_call(handle)), self.settings.base_url
+        )
+        if jobs.needs_file_lookup(state):
+            urls = [
+                jobs.file_url(handle, self._send_http(jobs.file_call(handle, file_id)))
+                for file_id in state.file_ids
+            ]
+            state = state.model_copy(update={"file_urls": urls})
+        return state
+
+    def wait_job(self, handle: JobHandle, *, timeout: float | None = None) -> JobState:
+        """Poll until the job succeeds (its state, with file URLs) or raise.
+
+        ``failed`` raises :class:`ContentRejectedError` (moderation) or
+        :class:`TaskFailedError`; the deadline raises :class:`TaskTimeoutError`.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
+        interval: float | None = None
+        while True:
+            state = self.get_job(handle)
+            if state.finished:
+                return jobs.raise_for_job(state)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(
+                    f"{handle.family} job {handle.job_id} still {state.raw_status} at the deadline"
+                )
+            interval = self.poll_policy.next_interval(interval)
+            self._sleep(min(interval, remaining))
+
+    def download_media(
+        self,
+        url: str,
+        sink: MediaSink,
+        kind: MediaType,
+        max_bytes: int | None = None,
+    ) -> DownloadedMedia:
+        """Stream a video/audio file into ``sink`` (capped, content-type and magic checked).
+
+        The key is sent only to the gateway's own origin (sora's ``/content`` link).
+        """
+        return download_media(
+            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+        )

@@ -32,6 +32,7 @@ from prefect_haoee.simulator.envelope import (
     json_response,
     new_request_id,
 )
+from prefect_haoee.simulator.families import register_families
 from prefect_haoee.simulator.faults import install_drop_log_filter, parse_forced
 from prefect_haoee.simulator.state import SimState
 
@@ -176,6 +177,7 @@ def create_app(
     app.add_route("/volcv/v1", volcv, methods=["POST"])
     app.add_route("/", upstream, methods=["POST"])
     app.add_route("/files/{name}", files, methods=["GET"])
+    register_families(app, holder)  # images, video, music (simulator/families/)
 
     @app.get("/_sim/stats")
     async def stats() -> Response:

@@ -1,0 +1,169 @@
+"""Sora 2 video, OpenAI "official format": every shape of this family is in this file.
+
+Source: ``shared/api/other-endpoints.md`` §2 ("sora2 官方格式"); [3P] = other gateways on
+the same template, OpenAI = the OpenAI Videos API this format copies, GUESS = seen nowhere.
+
+Confirmed by the docs:
+
+* [3P] create ``POST /v1/videos``; progress ``GET /v1/videos/{id}``.
+* [3P] the video object: ``id``, ``object`` "video", ``model``, ``status``
+  queued/in_progress/completed/failed, ``progress`` 0-100, ``created_at``, ``seconds``,
+  ``size``.
+* OpenAI: ``seconds`` "4"/"8"/"12"; ``size`` 720x1280 / 1280x720, plus 1024x1792 /
+  1792x1024 for sora-2-pro; a failed video carries ``error: {code, message}``.
+
+GUESS:
+
+* The create body as JSON ``{model, prompt, seconds, size, input_reference}`` (OpenAI
+  takes a multipart form; here ``input_reference`` is a URL/base64 string).
+* The file: ``GET /v1/videos/{id}/content`` on the gateway, sent with the API key
+  (OpenAI's path); a ``video_url``/``url`` field on the object, if the gateway adds one,
+  is used instead.
+* Error bodies ``{"error": {"message", "type", "code"}}`` with OpenAI-like string codes.
+* Not implemented: the "unified" sora2 format (``GET /v1/video/query?id=``; its create
+  paths are unknown).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from prefect_haoee.client.errors import TransportError
+from prefect_haoee.client.families.base import (
+    FamilyAdapter,
+    FamilyName,
+    FamilyRequest,
+    HttpCall,
+    JobHandle,
+    JobState,
+    JobStatus,
+    MediaKind,
+    error_table,
+    first_present,
+    normalise_status,
+    submitted_id,
+    unwrap,
+)
+from prefect_haoee.client.requests.rules import field_error
+
+CREATE_PATH = "/v1/videos"  # [3P]
+GET_PATH = "/v1/videos/{video_id}"  # [3P]
+CONTENT_PATH = "/v1/videos/{video_id}/content"  # GUESS (OpenAI)
+
+SoraSeconds = Literal["4", "8", "12"]
+SoraSize = Literal["720x1280", "1280x720", "1024x1792", "1792x1024"]
+PRO_ONLY_SIZES = frozenset({"1024x1792", "1792x1024"})
+
+STATUSES: dict[str, JobStatus] = {
+    "queued": "queued",
+    "in_progress": "running",
+    "completed": "succeeded",
+    "failed": "failed",
+}
+
+# GUESS: OpenAI-style error codes.
+ERRORS = error_table(
+    rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
+    moderation={
+        "content_policy_violation",
+        "moderation_blocked",
+        "input_moderation",
+        "content_filter",
+        "sensitive_words_detected",
+    },
+    auth={"invalid_api_key", "unauthorized", "authentication_error"},
+    server={"server_error", "internal_error", "upstream_error", "video_generation_failed"},
+    not_found={"video_not_found", "not_found", "task_not_found", "task_not_exist"},
+)
+
+
+class SoraVideoRequest(FamilyRequest):
+    """``POST /v1/videos``: text (or first-frame reference) to video."""
+
+    family: ClassVar[FamilyName] = "sora"
+    kind: ClassVar[MediaKind] = "video"
+
+    model: str = Field(default="sora-2", pattern=r"^sora[\w.-]*$")
+    prompt: str = Field(min_length=1, max_length=10_000)
+    seconds: SoraSeconds = "4"
+    size: SoraSize = "720x1280"
+    input_reference: str | None = Field(default=None, repr=False)
+    """A first-frame image: http(s) URL or raw base64 (GUESS: JSON string field)."""
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check_size(self) -> SoraVideoRequest:
+        if self.size in PRO_ONLY_SIZES and not self.model.startswith("sora-2-pro"):
+            raise field_error(
+                type(self).__name__, "size", f"size {self.size} needs sora-2-pro", self.size
+            )
+        return self
+
+
+class SoraAdapter(FamilyAdapter):
+    family: ClassVar[FamilyName] = "sora"
+    kind: ClassVar[MediaKind] = "video"
+    errors = ERRORS
+    request_types = (SoraVideoRequest,)
+
+    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
+        if not isinstance(request, SoraVideoRequest):
+            raise TypeError(f"not a sora request: {type(request).__name__}")
+        return HttpCall("sora", "submit", "POST", CREATE_PATH, json=request.to_body())
+
+    def parse_submit(self, payload: Any) -> str:
+        return submitted_id(payload, "id", "task_id")
+
+    def poll_call(self, handle: JobHandle) -> HttpCall:
+        return HttpCall("sora", "poll", "GET", GET_PATH.format(video_id=handle.job_id))
+
+    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
+        video = payload
+        data = unwrap(payload, "data")
+        if isinstance(data, dict) and "status" in data:
+            video = data  # a gateway envelope around the video object
+        raw = first_present(video, "status")
+        if raw is None:
+            raise TransportError("the video answer has no status")
+        status = normalise_status(raw, STATUSES)
+        progress_raw = first_present(video, "progress")
+        progress = (
+            max(0.0, min(1.0, float(progress_raw) / 100))
+            if isinstance(progress_raw, (int, float)) and not isinstance(progress_raw, bool)
+            else None
+        )
+        extras = {k: video[k] for k in ("seconds", "size", "model") if k in video}
+        if status == "failed":
+            error = video.get("error")
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            return self.failed_state(
+                handle, raw_status=str(raw), code=code, message=message, progress=progress
+            )
+        urls: list[str] = []
+        if status == "succeeded":
+            direct = first_present(video, "video_url", "url") or unwrap(video, "output", "url")
+            if isinstance(direct, str):
+                urls = [direct]
+            else:
+                urls = [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]
+        return JobState(
+            family="sora",
+            job_id=handle.job_id,
+            status=status,
+            raw_status=str(raw),
+            file_urls=urls,
+            progress=progress,
+            extras=extras,
+        )
+
+
+ADAPTER = SoraAdapter()
+
+__all__ = ["ADAPTER", "ERRORS", "STATUSES", "SoraAdapter", "SoraVideoRequest"]

@@ -1,0 +1,264 @@
+"""Simulated OpenAI-style images (shapes as in ``client/families/openai_images.py``).
+
+* ``POST /v1/images/generations`` (JSON) and ``POST /v1/images/edits`` (multipart):
+  sync answers ``{"created", "data": [{"url"} | {"b64_json"}]}`` (+ ``model``/``usage``
+  for Seedream); with ``?async=true`` [``&webhook=``] they answer ``{"task_id"}`` (32 hex).
+* ``GET /v1/images/tasks/{task_id}``: the GUESS task object ``{code: "success", message,
+  data: {task_id, status NOT_START/IN_PROGRESS/SUCCESS/FAILURE, progress, fail_reason,
+  submit_time, start_time, finish_time, data: <images answer> | null}}``.
+* Errors in OpenAI's shape ``{"error": {message, type, param, code}}``.
+
+Images are the simulator's PNGs, served from ``/files/{id}.png`` like the visual family's.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prefect_haoee.simulator.codes import SimError
+from prefect_haoee.simulator.envelope import json_response
+from prefect_haoee.simulator.families.common import (
+    FamilyBox,
+    FamilyCall,
+    FamilyRoute,
+    body_hash,
+    body_texts,
+    check_words,
+    endpoint,
+    failure_message,
+    is_int,
+    job_or_404,
+    openai_error,
+    percent,
+    read_form,
+    read_json,
+    require_choice,
+    require_str,
+    task_times,
+)
+from prefect_haoee.simulator.faults import Fault
+from prefect_haoee.simulator.images import RenderSpec
+
+FAMILY = "openai_images"
+DELIVERY = ("response_format",)
+K_SIDES = {"1K": 1024, "2K": 2048, "4K": 4096}
+MAX_SIDE = 4096
+_WXH = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+STATUS_TEXT = {
+    "queued": "NOT_START",
+    "running": "IN_PROGRESS",
+    "succeeded": "SUCCESS",
+    "failed": "FAILURE",
+}
+
+
+def _dimensions(body: dict[str, Any]) -> tuple[int, int]:
+    side = K_SIDES.get(str(body.get("image_size")), 1024)
+    size = body.get("size")
+    width = height = side
+    if isinstance(size, str):
+        match = _WXH.match(size)
+        if match:
+            width, height = int(match.group(1)), int(match.group(2))
+        elif size in K_SIDES:
+            width = height = K_SIDES[size]
+        elif size != "auto":
+            raise SimError(50200, f"size {size!r} is neither WxH nor 1K/2K/4K")
+    elif size is not None:
+        raise SimError(50204, "size must be a string")
+    ratio = body.get("aspect_ratio")
+    if isinstance(ratio, str) and ":" in ratio and size is None:
+        a, _, b = ratio.partition(":")
+        if a.isdigit() and b.isdigit() and int(a) and int(b):
+            longest = max(width, height)
+            if int(a) >= int(b):
+                width, height = longest, round(longest * int(b) / int(a))
+            else:
+                width, height = round(longest * int(a) / int(b)), longest
+    return max(16, min(width, MAX_SIDE)), max(16, min(height, MAX_SIDE))
+
+
+def _check(body: dict[str, Any], words: dict[str, int]) -> tuple[str, int, str]:
+    model = require_str(body, "model")
+    require_str(body, "prompt")
+    n = body.get("n", 1)
+    if not is_int(n) or not 1 <= n <= 10:
+        raise SimError(50200, f"n must be an integer in 1..10, got {n!r}")
+    response_format = require_choice(body, "response_format", ("url", "b64_json"), "url")
+    image = body.get("image")
+    if image is not None and not isinstance(image, (str, list)):
+        raise SimError(50204, "image must be a string or a list of strings")
+    check_words(body_texts(body), words)
+    assert model is not None
+    return model, n, response_format
+
+
+def _renders(hash_: str, n: int, size: tuple[int, int], fmt: str) -> list[RenderSpec]:
+    return [RenderSpec(f"{hash_}/{i}", size[0], size[1], fmt) for i in range(n)]
+
+
+async def _items(
+    call: FamilyCall, renders: list[RenderSpec], response_format: str, urls: list[str] | None
+) -> list[dict[str, Any]]:
+    if response_format == "b64_json":
+        out = []
+        for render in renders:
+            data = await call.state.images.get(render)
+            out.append({"b64_json": base64.b64encode(data).decode("ascii")})
+        return out
+    return [{"url": u} for u in urls or []]
+
+
+async def _answer(
+    call: FamilyCall,
+    body: dict[str, Any],
+    model: str,
+    n: int,
+    response_format: str,
+    fault: Fault | None,
+) -> Response:
+    """The sync answer of a generation or an edit (already billed)."""
+    hash_ = call.bill(body, model, delivery=DELIVERY)
+    await call.sync_latency()
+    size = _dimensions(body)
+    renders = _renders(hash_, n, size, call.state.config.image_format)
+    expired = fault is not None and fault.kind == "expired_url"
+    urls = [call.mint(r, forced_expired=expired) for r in renders]
+    answer: dict[str, Any] = {
+        "created": call.now(),
+        "data": await _items(call, renders, response_format, urls),
+    }
+    if model.startswith("doubao-seedream"):
+        answer["model"] = model
+        for item in answer["data"]:
+            item["size"] = f"{size[0]}x{size[1]}"
+        answer["usage"] = {"generated_images": n, "output_tokens": 0, "total_tokens": 0}
+    return json_response(answer)
+
+
+async def _submit(
+    call: FamilyCall,
+    request: Request,
+    body: dict[str, Any],
+    model: str,
+    n: int,
+    response_format: str,
+    variant: str,
+) -> Response:
+    fault = await call.decide()
+    hash_ = body_hash(body, DELIVERY)
+    renders = _renders(hash_, n, _dimensions(body), call.state.config.image_format)
+    job = call.fam.new_job(
+        job_id=call.fam.new_hex(32),
+        family=FAMILY,
+        model=model,
+        request_hash=hash_,
+        outputs=list(renders),
+        fault=fault,
+        variant=variant,
+        meta={
+            "response_format": response_format,
+            "webhook": request.query_params.get("webhook"),
+        },
+    )
+    call.bill(body, model, delivery=DELIVERY, task_id=job.job_id)
+    await call.api_overhead()
+    return json_response({"task_id": job.job_id})
+
+
+def _is_async(request: Request) -> bool:
+    return request.query_params.get("async", "").lower() == "true"
+
+
+async def generations(call: FamilyCall, request: Request) -> Response:
+    body = await read_json(request, call.state)
+    model, n, response_format = _check(body, call.state.config.moderation_words)
+    if _is_async(request):
+        return await _submit(call, request, body, model, n, response_format, "generations")
+    fault = await call.decide()
+    return await _answer(call, body, model, n, response_format, fault)
+
+
+def _edit_body(fields: dict[str, str], files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """The edit as the client hashes it: fields typed, files as raw base64."""
+    body: dict[str, Any] = dict(fields)
+    if "n" in body:
+        if not body["n"].isdigit():
+            raise SimError(50204, "n must be an integer")
+        body["n"] = int(body["n"])
+    images = [base64.b64encode(d).decode("ascii") for name, d in files if name.startswith("image")]
+    masks = [base64.b64encode(d).decode("ascii") for name, d in files if name == "mask"]
+    if not images:
+        raise SimError(50201, "image is required (a file part named image or image[])")
+    body["image"] = images
+    if masks:
+        body["mask"] = masks[0]
+    return body
+
+
+async def edits(call: FamilyCall, request: Request) -> Response:
+    form = await read_form(request, call.state)
+    body = _edit_body(form.fields, form.files)
+    model, n, response_format = _check(body, call.state.config.moderation_words)
+    if _is_async(request):
+        return await _submit(call, request, body, model, n, response_format, "edits")
+    fault = await call.decide()
+    return await _answer(call, body, model, n, response_format, fault)
+
+
+async def get_task(call: FamilyCall, request: Request) -> Response:
+    task_id: str = request.path_params["task_id"]
+    fault = await call.decide()
+    await call.api_overhead()
+    status, job = job_or_404(call, task_id, FAMILY)
+    task: dict[str, Any] = {
+        "task_id": job.job_id,
+        "action": "IMAGE",
+        "status": STATUS_TEXT[status],
+        "progress": percent(call.fam.jobs.progress(job)),
+        "fail_reason": "",
+        **task_times(call, job, status),
+        "data": None,
+    }
+    if status == "failed" and job.fail_code is not None:
+        task["fail_reason"] = failure_message(job.fail_code)
+    if status == "succeeded":
+        renders = [o for o in job.outputs if isinstance(o, RenderSpec)]
+        fmt = str(job.meta.get("response_format", "url"))
+        urls = call.job_urls(job, fault) if fmt == "url" else None
+        task["data"] = {
+            "created": int(job.created_wall + job.total_s),
+            "data": await _items(call, renders, fmt, urls),
+        }
+    return json_response({"code": "success", "message": "", "data": task})
+
+
+def _generation_action(request: Request) -> str:
+    return "images.generations.async" if _is_async(request) else "images.generations"
+
+
+def _edit_action(request: Request) -> str:
+    return "images.edits.async" if _is_async(request) else "images.edits"
+
+
+def routes(box: FamilyBox) -> list[FamilyRoute]:
+    return [
+        FamilyRoute(
+            "/v1/images/generations",
+            ("POST",),
+            endpoint(box, _generation_action, generations, openai_error),
+        ),
+        FamilyRoute(
+            "/v1/images/edits", ("POST",), endpoint(box, _edit_action, edits, openai_error)
+        ),
+        FamilyRoute(
+            "/v1/images/tasks/{task_id}",
+            ("GET",),
+            endpoint(box, "images.tasks.get", get_task, openai_error),
+        ),
+    ]

@@ -1,0 +1,163 @@
+"""Simulated Kling video (shapes as in ``client/families/video_kling.py``).
+
+* ``POST /kling/v1/videos/{text2video|image2video}`` -> ``{code: 0, message: "SUCCEED",
+  request_id, data: {task_id, task_status: "submitted", created_at, updated_at}}``;
+* ``GET /kling/v1/videos/{text2video|image2video}/{task_id}`` -> ``data.task_status``
+  submitted/processing/succeed/failed, ``task_status_msg``,
+  ``task_result.videos[{id, url, duration}]`` (a task answers only under its own kind).
+
+Errors in Kling's shape ``{code: <int>, message, request_id, data: null}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prefect_haoee.simulator.codes import SimError
+from prefect_haoee.simulator.envelope import json_response
+from prefect_haoee.simulator.families.common import (
+    MODERATION_CODES,
+    NOT_FOUND,
+    FamilyBox,
+    FamilyCall,
+    FamilyRoute,
+    Job,
+    JobStatus,
+    body_hash,
+    body_texts,
+    check_words,
+    endpoint,
+    failure_message,
+    job_or_404,
+    read_json,
+    require_choice,
+    require_str,
+)
+from prefect_haoee.simulator.media import MediaSpec
+
+FAMILY = "kling"
+VARIANTS = ("text2video", "image2video")
+STATUS_TEXT = {
+    "queued": "submitted",
+    "running": "processing",
+    "succeeded": "succeed",
+    "failed": "failed",
+}
+KLING_CODES = {
+    50429: 1302,
+    50430: 1303,
+    50500: 5000,
+    50501: 5000,
+    50400: 1000,
+    NOT_FOUND: 1203,
+}
+
+
+def kling_error(err: SimError, request_id: str) -> dict[str, Any]:
+    code = KLING_CODES.get(err.code)
+    if code is None:
+        code = 1301 if err.code in MODERATION_CODES else 1201
+    return {"code": code, "message": err.message, "request_id": request_id, "data": None}
+
+
+def _ok(call: FamilyCall, data: dict[str, Any]) -> Response:
+    return json_response(
+        {"code": 0, "message": "SUCCEED", "request_id": call.request_id, "data": data}
+    )
+
+
+def _task(call: FamilyCall, job: Job, status: JobStatus) -> dict[str, Any]:
+    created = int(job.created_wall * 1000)
+    task: dict[str, Any] = {
+        "task_id": job.job_id,
+        "task_status": STATUS_TEXT[status],
+        "task_status_msg": "",
+        "created_at": created,
+        "updated_at": created + int(job.total_s * 1000) if status != "queued" else created,
+    }
+    if status == "failed" and job.fail_code is not None:
+        task["task_status_msg"] = failure_message(job.fail_code)
+    return task
+
+
+def _variant(request: Request) -> str:
+    variant: str = request.path_params["variant"]
+    if variant not in VARIANTS:
+        raise SimError(NOT_FOUND, f"no Kling endpoint {variant!r}")
+    return variant
+
+
+async def create(call: FamilyCall, request: Request) -> Response:
+    variant = _variant(request)
+    body = await read_json(request, call.state)
+    model = require_str(body, "model_name", optional=True) or require_str(body, "model")
+    assert model is not None
+    if variant == "text2video":
+        require_str(body, "prompt")
+        require_choice(body, "aspect_ratio", ("16:9", "9:16", "1:1"), "16:9")
+    else:
+        require_str(body, "image")
+        require_str(body, "prompt", optional=True)
+    require_choice(body, "mode", ("std", "pro"), "std")
+    duration = str(body.get("duration", "5"))
+    if duration not in ("5", "10"):
+        raise SimError(50200, f"duration must be 5 or 10, got {duration!r}")
+    scale = body.get("cfg_scale")
+    if scale is not None and (not isinstance(scale, (int, float)) or not 0 <= scale <= 1):
+        raise SimError(50200, "cfg_scale must be a number in 0..1")
+    check_words(body_texts(body), call.state.config.moderation_words)
+    fault = await call.decide()
+    hash_ = body_hash(body)
+    job = call.fam.new_job(
+        job_id=call.fam.new_digits(18),
+        family=FAMILY,
+        model=model,
+        request_hash=hash_,
+        outputs=[MediaSpec(hash_, "mp4", float(duration))],
+        fault=fault,
+        variant=variant,
+        meta={"duration": duration},
+    )
+    call.bill(body, model, task_id=job.job_id)
+    await call.api_overhead()
+    return _ok(call, _task(call, job, "queued"))
+
+
+async def query(call: FamilyCall, request: Request) -> Response:
+    variant = _variant(request)
+    fault = await call.decide()
+    await call.api_overhead()
+    status, job = job_or_404(call, request.path_params["task_id"], FAMILY, variant)
+    task = _task(call, job, status)
+    if status == "succeeded":
+        urls = call.job_urls(job, fault)
+        task["task_result"] = {
+            "videos": [
+                {"id": f"{job.job_id}-{i}", "url": url, "duration": job.meta["duration"]}
+                for i, url in enumerate(urls)
+            ]
+        }
+    return _ok(call, task)
+
+
+def _create_action(request: Request) -> str:
+    variant = request.path_params.get("variant")
+    return f"kling.{variant}" if variant in VARIANTS else "kling.text2video"
+
+
+def routes(box: FamilyBox) -> list[FamilyRoute]:
+    return [
+        FamilyRoute(
+            "/kling/v1/videos/{variant}",
+            ("POST",),
+            endpoint(box, _create_action, create, kling_error),
+        ),
+        FamilyRoute(
+            "/kling/v1/videos/{variant}/{task_id}",
+            ("GET",),
+            endpoint(box, "kling.query", query, kling_error),
+        ),
+    ]
