@@ -155,3 +155,44 @@ def demo(
     from prefect_haoee.commands.demo import demo as run_demo
 
     raise typer.Exit(run_demo(keep))
+
+
+@app.command()
+def serve(
+    directory: Path = typer.Argument(..., help="Directory of campaign YAML files."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Most flow runs at once in this process (default: no cap)."
+    ),
+) -> None:
+    """Serve every campaign file in DIR as a deployment from this process (until Ctrl-C).
+
+    Schedules come from each file's optional `schedule:` block (cron + timezone, or
+    interval_seconds); runs of one campaign never overlap. Needs PREFECT_API_URL pointing
+    at a running Prefect server. Exit 2 if a campaign file is invalid (nothing served).
+    """
+    from prefect_haoee.commands import deploy_cmds
+
+    raise typer.Exit(deploy_cmds.serve(directory, limit))
+
+
+@app.command()
+def deploy(
+    directory: Path = typer.Argument(..., help="Directory of campaign YAML files."),
+    pool: str = typer.Option(..., "--pool", help="Work pool whose workers run the campaigns."),
+    image: str | None = typer.Option(
+        None, "--image", help="Image for container work pools (used as is; nothing is built)."
+    ),
+    worker_dir: str | None = typer.Option(
+        None,
+        "--worker-dir",
+        help="Where DIR is on the workers (default: DIR's absolute path on this machine).",
+    ),
+) -> None:
+    """Create or update a deployment per campaign file in DIR on a work pool.
+
+    Workers need prefect-haoee installed and DIR's files at the same path (or at
+    --worker-dir). Exit 0 deployed, 1 Prefect API error, 2 invalid campaign file or option.
+    """
+    from prefect_haoee.commands import deploy_cmds
+
+    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir))

@@ -1,0 +1,371 @@
+"""``haoee serve DIR`` and ``haoee deploy DIR --pool NAME``: campaign files as deployments.
+
+Every ``*.yaml``/``*.yml`` file of DIR whose top level has a ``prompts`` key is a campaign
+file (other YAML files, such as a ``prefect.yaml``, are skipped with a note). Each becomes
+one deployment of the ``haoee-campaign`` flow named after the campaign, with:
+
+- ``parameters={"campaign": <path of the file>}`` (absolute; see ``worker_dir``);
+- the file's optional ``schedule:`` block as a Prefect schedule (``cron`` in ``timezone``,
+  or every ``interval_seconds``);
+- the campaign's ``tags`` (plus ``haoee``) and ``description``;
+- a deployment concurrency limit of 1 (``ENQUEUE``): two runs of one campaign never overlap;
+- the installed flow as a module path entrypoint (``prefect_haoee.flows.campaign.run_campaign``),
+  so a worker needs prefect-haoee installed, not this directory's code.
+
+``serve`` runs them all from this process (``prefect.serve``); ``deploy`` registers them on a
+work pool for workers elsewhere. A worker reads the campaign file at the path in the
+deployment's parameters, so DIR must exist at that path on the workers: the same absolute
+path by default, or ``worker_dir`` (``--worker-dir``) when it is checked out elsewhere there.
+
+Deployments are keyed by name (``haoee-campaign/<campaign>``, as in ``deployments/prefect.yaml``):
+running either command again updates them. Prefect keeps a deployment's schedules when it
+is re-applied with none, so after deleting a ``schedule:`` block, delete or pause the old
+schedule in the UI (or set ``PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY=true``).
+
+Exit codes: 0 ok, 1 Prefect API error, 2 invalid input (a bad campaign file, no campaign
+files, duplicate campaign names, an unusable option; nothing was deployed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from prefect_haoee.campaigns import Campaign, CampaignError, Problem
+from prefect_haoee.commands.render import console, errors, show_problems
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Schedule
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+CAMPAIGN_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    path: Path
+    campaign: Campaign
+
+
+@dataclass
+class CampaignScan:
+    """The campaign files of a directory, and the YAML files that are not campaigns."""
+
+    found: list[CampaignFile] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+def scan_campaigns(directory: Path) -> CampaignScan:
+    """Load every campaign file of ``directory`` (not recursive), in name order.
+
+    Raises ``CampaignError`` with every problem of every file (and for a missing directory,
+    no campaign file, or two files with one campaign name).
+    """
+    from prefect_haoee.campaigns.loader import parse_campaign, read_yaml
+
+    source = str(directory)
+    if not directory.is_dir():
+        raise CampaignError([Problem(source, "(directory)", "not a directory")])
+    scan = CampaignScan()
+    problems: list[Problem] = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in CAMPAIGN_SUFFIXES or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            if not _looks_like_campaign(text):
+                scan.skipped.append(path)
+                continue
+            campaign = parse_campaign(read_yaml(text, str(path)), str(path), path.parent)
+        except CampaignError as exc:
+            problems.extend(exc.problems)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), "(file)", f"cannot read: {exc}"))
+        else:
+            scan.found.append(CampaignFile(path, campaign))
+    names: dict[str, Path] = {}
+    for item in scan.found:
+        first = names.setdefault(item.campaign.name, item.path)
+        if first != item.path:
+            problems.append(
+                Problem(
+                    str(item.path),
+                    "name",
+                    f"campaign name {item.campaign.name!r} is also used by {first.name}"
+                    " (one deployment per name)",
+                )
+            )
+    if not problems and not scan.found:
+        problems.append(
+            Problem(source, "(directory)", "no campaign files (*.yaml/*.yml with 'prompts')")
+        )
+    if problems:
+        raise CampaignError(problems)
+    return scan
+
+
+def _looks_like_campaign(text: str) -> bool:
+    """A mapping with a ``prompts`` key; YAML that does not parse counts as a (broken)
+    campaign so that its syntax error is reported."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return True
+    return isinstance(data, dict) and "prompts" in data
+
+
+def campaign_schedules(campaign: Campaign) -> list[Schedule]:
+    """The campaign's ``schedule:`` block as Prefect schedules (none without one)."""
+    from prefect.schedules import Cron, Interval
+
+    spec = campaign.schedule
+    if spec is None:
+        return []
+    if spec.cron is not None:
+        return [Cron(spec.cron, timezone=spec.timezone)]
+    if spec.interval_seconds is None:  # pragma: no cover - rejected by ScheduleSpec
+        return []
+    return [Interval(spec.interval_seconds, timezone=spec.timezone)]
+
+
+def describe_schedule(campaign: Campaign) -> str:
+    spec = campaign.schedule
+    if spec is None:
+        return "-"
+    if spec.cron is not None:
+        return f"{spec.cron} ({spec.timezone})"
+    return f"every {spec.interval_seconds}s"
+
+
+def campaign_tags(campaign: Campaign) -> list[str]:
+    return list(dict.fromkeys(["haoee", *campaign.tags]))
+
+
+def campaign_deployment(
+    item: CampaignFile,
+    *,
+    campaign_path: str | None = None,
+    work_pool_name: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+) -> RunnerDeployment:
+    """One ``run_campaign`` deployment for a campaign file (nothing is sent anywhere)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.types.entrypoint import EntrypointType
+
+    from prefect_haoee.flows.campaign import run_campaign
+
+    campaign = item.campaign
+    # ``run_campaign.to_deployment`` without remote storage, but sync in any context (the
+    # flow method returns a coroutine when called inside a running event loop).
+    return RunnerDeployment.from_flow(
+        run_campaign,
+        name=campaign.name,
+        parameters={"campaign": campaign_path or str(item.path.resolve())},
+        schedules=campaign_schedules(campaign),
+        tags=campaign_tags(campaign),
+        description=campaign.description or f"Campaign {campaign.name} ({item.path.name})",
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+        ),
+        enforce_parameter_schema=True,
+        work_pool_name=work_pool_name,
+        job_variables=job_variables,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def campaign_deployments(
+    directory: Path | str,
+    *,
+    worker_dir: str | None = None,
+    work_pool_name: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+) -> list[RunnerDeployment]:
+    """A deployment per campaign file of ``directory`` (``CampaignError`` if any is invalid).
+
+    ``worker_dir``: where ``directory`` is on the machines that run the flows (default:
+    its absolute path here); the ``campaign`` parameter points into it.
+    """
+    scan = scan_campaigns(Path(directory))
+    return [
+        campaign_deployment(
+            item,
+            campaign_path=_worker_path(worker_dir, item.path),
+            work_pool_name=work_pool_name,
+            job_variables=job_variables,
+        )
+        for item in scan.found
+    ]
+
+
+def _worker_path(worker_dir: str | None, path: Path) -> str | None:
+    """``path``'s file in ``worker_dir`` (a POSIX path on the workers, not resolved here)."""
+    if worker_dir is None:
+        return None
+    return f"{worker_dir.rstrip('/') or '/'}/{path.name}".replace("//", "/")
+
+
+def _api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    value = PREFECT_API_URL.value()
+    return str(value) if value else None
+
+
+def _scan_or_report(directory: Path) -> CampaignScan | None:
+    try:
+        scan = scan_campaigns(directory)
+    except CampaignError as exc:
+        show_problems(exc, as_json=False)
+        return None
+    for path in scan.skipped:
+        errors.print(f"  skipped {path}: not a campaign file (no 'prompts')", highlight=False)
+    return scan
+
+
+def _table(title: str, rows: Sequence[tuple[CampaignFile, str]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("deployment", no_wrap=True)
+    table.add_column("schedule", overflow="fold")
+    table.add_column("tags")
+    table.add_column("campaign parameter", overflow="fold")
+    for item, parameter in rows:
+        table.add_row(
+            f"haoee-campaign/{item.campaign.name}",
+            describe_schedule(item.campaign),
+            ", ".join(campaign_tags(item.campaign)),
+            parameter,
+        )
+    return table
+
+
+def serve(directory: Path, limit: int | None = None) -> int:
+    """Serve every campaign of ``directory`` from this process until Ctrl-C."""
+    scan = _scan_or_report(directory)
+    if scan is None:
+        return EXIT_INVALID
+    from prefect import serve as prefect_serve
+
+    deployments = [campaign_deployment(item) for item in scan.found]
+    if _api_url() is None:
+        errors.print(
+            "note: PREFECT_API_URL is not set, so the deployments live in a temporary local"
+            " Prefect server that stops with this command (no UI). Start `prefect server"
+            " start` and set PREFECT_API_URL to keep them.",
+            highlight=False,
+        )
+    rows = [(item, str(item.path.resolve())) for item in scan.found]
+    console.print(_table(f"Serving {len(rows)} campaign(s), one run at a time each", rows))
+    try:
+        prefect_serve(*deployments, limit=limit, print_starting_message=True)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - any API/runner failure ends the command
+        errors.print(f"[bold red]serve failed:[/] {type(exc).__name__}: {exc}", highlight=False)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def deploy(
+    directory: Path,
+    pool: str,
+    image: str | None = None,
+    worker_dir: str | None = None,
+) -> int:
+    """Create or update a deployment per campaign of ``directory`` on work pool ``pool``."""
+    scan = _scan_or_report(directory)
+    if scan is None:
+        return EXIT_INVALID
+    if _api_url() is None:
+        errors.print(
+            "[bold red]PREFECT_API_URL is not set:[/] deployments for workers need a running"
+            " Prefect server (or Prefect Cloud); nothing was deployed.",
+            highlight=False,
+        )
+        return EXIT_INVALID
+    paths = [_worker_path(worker_dir, item.path) or str(item.path.resolve()) for item in scan.found]
+    deployments = [
+        campaign_deployment(item, campaign_path=path, work_pool_name=pool)
+        for item, path in zip(scan.found, paths, strict=True)
+    ]
+    try:
+        ids = asyncio.run(_apply(deployments, pool, image))
+    except _InvalidOption as exc:
+        errors.print(f"[bold red]invalid option:[/] {exc}", highlight=False)
+        return EXIT_INVALID
+    except _ApiError as exc:
+        errors.print(f"[bold red]Prefect API error:[/] {exc}", highlight=False)
+        return EXIT_FAILED
+    rows = list(zip(scan.found, paths, strict=True))
+    title = f"Deployed {len(rows)} campaign(s) to work pool {pool!r}, one run at a time each"
+    console.print(_table(title, rows))
+    ui = _ui_url()
+    if ui:
+        for item, deployment_id in zip(scan.found, ids, strict=True):
+            console.print(
+                f"  {item.campaign.name}: {ui}/deployments/deployment/{deployment_id}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    console.print(
+        "Workers read the campaign files at the paths above; start one with\n"
+        f"  prefect worker start --pool {pool}\n"
+        f"and run a campaign now with\n"
+        f"  prefect deployment run 'haoee-campaign/{scan.found[0].campaign.name}'",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _ui_url() -> str | None:
+    from prefect.settings import PREFECT_UI_URL
+
+    value = PREFECT_UI_URL.value()
+    return str(value).rstrip("/") if value else None
+
+
+class _InvalidOption(Exception):
+    pass
+
+
+class _ApiError(Exception):
+    pass
+
+
+async def _apply(deployments: list[RunnerDeployment], pool: str, image: str | None) -> list[UUID]:
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.deployments.runner import DeploymentApplyError
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    try:
+        async with get_client() as client:
+            try:
+                work_pool = await client.read_work_pool(pool)
+            except ObjectNotFound:
+                raise _ApiError(
+                    f"work pool {pool!r} not found; create it first, e.g. "
+                    f"`prefect work-pool create {pool} --type process`"
+                ) from None
+            variables = work_pool.base_job_template.get("variables", {}).get("properties", {})
+            if image and "image" not in variables:
+                raise _InvalidOption(
+                    f"work pool {pool!r} (type {work_pool.type}) has no image variable;"
+                    " --image needs a container-based pool (docker, kubernetes, ...)"
+                )
+            ids: list[UUID] = []
+            for deployment in deployments:
+                ids.append(await deployment.aapply(work_pool_name=pool, image=image))
+            return ids
+    except (PrefectHTTPStatusError, DeploymentApplyError, httpx.HTTPError) as exc:
+        raise _ApiError(f"{type(exc).__name__}: {exc}") from None
