@@ -14,6 +14,10 @@ from typing import Any
 import pytest
 from sharedkit import SIM_KEY
 
+# Offline test machines: no analytics calls from the Prefect servers and clients we start.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -538,3 +538,28 @@ def test_csv_rows_with_problems_are_all_reported(tmp_path: Path) -> None:
 
 def test_base_is_valid(tmp_path: Path) -> None:
     assert load_campaign(write_campaign(tmp_path, BASE)).name == "spring-launch"
+
+
+def test_yaml_merge_keys_are_supported(tmp_path: Path) -> None:
+    from prefect_haoee.campaigns import load_campaign
+
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        """
+name: merged
+model: high_aes_general_v20_L
+prompts:
+  - id: a
+    prompt: x
+    params: &square {width: 512, height: 512}
+  - id: b
+    prompt: y
+    params:
+      <<: *square
+      width: 384
+output: {bucket: some-bucket}
+"""
+    )
+    campaign = load_campaign(path)
+    second = campaign.prompt_specs()[1]
+    assert second.params == {"width": 384, "height": 512}
