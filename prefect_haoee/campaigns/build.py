@@ -25,7 +25,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from prefect_haoee.campaigns.errors import Problem, close_matches, error_message, format_loc
+from prefect_haoee.campaigns.family_build import build_family_request, family_prompt_problems
+from prefect_haoee.campaigns.models import resolve_model
 from prefect_haoee.campaigns.spec import MAX_SEED, Campaign, PromptSpec
+from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests import REQUEST_CLASSES, VisualRequest, parse_request
 
 SEED_MODULUS = 2**31 - 1
@@ -64,8 +67,14 @@ def prompt_field(cls: type[VisualRequest]) -> str | None:
 def prompt_problems(campaign: Campaign, index: int, prompt: PromptSpec) -> list[Problem]:
     """Rules of a prompt that do not depend on the variant (seeds and the model's fields)."""
     req_key = campaign.req_key_for(prompt)
-    cls = REQUEST_CLASSES.get(req_key)
     model_at = campaign.locate(index, ("model",)) if prompt.model else _top(campaign, "model")
+    info = resolve_model(req_key)
+    if info is not None and prompt.kind is not None and prompt.kind != info.kind:
+        at = campaign.locate(index, ("kind",))
+        return [Problem(*at, f"kind {prompt.kind!r} but {req_key} makes {info.kind}")]
+    if info is not None and info.family != "visual":
+        return family_prompt_problems(campaign, index, prompt, info)
+    cls = REQUEST_CLASSES.get(req_key)
     if cls is None:
         return [Problem(*model_at, f"no request model for req_key {req_key!r}")]
     problems = []
@@ -117,8 +126,11 @@ def request_body(campaign: Campaign, prompt: PromptSpec, seed: int) -> dict[str,
 
 def build_request(
     campaign: Campaign, index: int, prompt: PromptSpec, seed: int
-) -> tuple[VisualRequest | None, list[Problem]]:
+) -> tuple[VisualRequest | FamilyRequest | None, list[Problem]]:
     """Validate one item's body into its request model; problems point into the campaign."""
+    info = resolve_model(campaign.req_key_for(prompt))
+    if info is not None and info.family != "visual":
+        return build_family_request(campaign, index, prompt, info)
     body = request_body(campaign, prompt, seed)
     try:
         return parse_request(body), []

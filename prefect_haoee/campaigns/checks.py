@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect_haoee.campaigns.errors import close_matches, located_error
+from prefect_haoee.campaigns.models import EXAMPLES, resolve_model
 from prefect_haoee.client.catalog import CATALOG, Mode
 
 if TYPE_CHECKING:
@@ -158,16 +159,18 @@ def _zone_names() -> Iterable[str]:
 
 
 def check_req_key(value: str) -> str:
-    if value not in CATALOG:
-        hint = close_matches(value, CATALOG, n=4)
+    """A Volcengine req_key of the catalog, or a model of another family (video, music,
+    OpenAI-style images; see :mod:`prefect_haoee.campaigns.models`)."""
+    if resolve_model(value) is None:
+        hint = close_matches(value, [*CATALOG, *EXAMPLES], n=4)
         tail = f"; did you mean {hint}?" if hint else " (see prefect_haoee.client.catalog)"
-        raise ValueError(f"unknown req_key {value!r}{tail}")
+        raise ValueError(f"unknown req_key or model {value!r}{tail}")
     return value
 
 
 def mode_problem(req_key: str, mode: str) -> str | None:
     """Why ``req_key`` cannot run in ``mode`` (``None`` when it can, or for "auto")."""
-    spec = CATALOG.get(req_key)
+    spec = resolve_model(req_key)
     if spec is None or mode == "auto":
         return None
     wanted: Mode = "sync" if mode == "sync" else "async"

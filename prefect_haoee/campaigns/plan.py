@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from prefect_haoee.campaigns.build import build_request, item_seed, prompt_problems
 from prefect_haoee.campaigns.errors import BudgetExceededError, CampaignError, Problem
+from prefect_haoee.campaigns.models import Kind, resolve_model
 from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_guessed, price_for
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.families import JobRequest
 from prefect_haoee.client.requests import AnyVisualRequest
 
 
@@ -37,9 +39,11 @@ class WorkItem(BaseModel):
     variant: int
     req_key: str
     mode: Mode
+    kind: Kind = "image"
+    """image | video | music (the model's kind)."""
     seed: int | None
     """The request's seed (``-1`` random; ``None`` for a model without seed)."""
-    request: AnyVisualRequest
+    request: AnyVisualRequest | JobRequest
     request_hash: str
     prefix: str
     object_stem: str
@@ -127,11 +131,13 @@ def _item(
     stem = f"{prefix}/{request_hash}"
     if not cacheable:
         stem = f"{stem}-{prompt.id}-{variant}"
+    model = campaign.req_key_for(prompt)
+    info = resolve_model(model)
     metadata = {
         "campaign": campaign.name,
         "prompt-id": prompt.id,
         "variant": str(variant),
-        "req-key": request.req_key,
+        "req-key": model,
     }
     if request.seed_value is not None:
         metadata["seed"] = str(request.seed_value)
@@ -139,8 +145,9 @@ def _item(
         campaign=campaign.name,
         prompt_id=prompt.id,
         variant=variant,
-        req_key=request.req_key,
+        req_key=model,
         mode=campaign.mode_for(prompt),
+        kind=info.kind if info else "image",
         seed=request.seed_value,
         request=request,
         request_hash=request_hash,

@@ -74,14 +74,30 @@ class UnknownPriceError(LookupError):
         )
 
 
+# Other families, per request, by model family (GUESSES, like the table above):
+# OpenAI-style images 0.30, video 2.00 (a few seconds of sora/MiniMax/Kling), music 0.50.
+FAMILY_PRICES: Mapping[str, float] = {
+    "openai_images": 0.30,
+    "sora": 2.00,
+    "minimax": 2.00,
+    "kling": 2.00,
+    "suno": 0.50,
+}
+
+
 def price_for(req_key: str, overrides: Mapping[str, float] | None = None) -> float:
-    """Price of one request of ``req_key`` in CNY: the override, else the default (a GUESS)."""
+    """Price of one request of ``req_key`` (or another family's model) in CNY: the
+    override, else the default (a GUESS)."""
     if overrides and req_key in overrides:
         return float(overrides[req_key])
-    try:
+    if req_key in DEFAULT_PRICES:
         return DEFAULT_PRICES[req_key]
-    except KeyError:
-        raise UnknownPriceError(req_key) from None
+    from prefect_haoee.campaigns.models import resolve_model
+
+    info = resolve_model(req_key)
+    if info is not None and info.family in FAMILY_PRICES:
+        return FAMILY_PRICES[info.family]
+    raise UnknownPriceError(req_key)
 
 
 def is_guessed(req_key: str, overrides: Mapping[str, float] | None = None) -> bool:

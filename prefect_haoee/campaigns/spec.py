@@ -33,7 +33,8 @@ from prefect_haoee.campaigns.errors import (
     locate_origin,
     located_error,
 )
-from prefect_haoee.client.catalog import CATALOG, Mode
+from prefect_haoee.campaigns.models import Kind, resolve_model
+from prefect_haoee.client.catalog import Mode
 
 CampaignMode = Literal["auto", "sync", "async"]
 MAX_SEED = 2**31 - 1
@@ -61,6 +62,9 @@ class PromptSpec(_Strict):
         description="Seed of variant 0 (variant i gets seed+i); -1 = random, never cached",
     )
     mode: CampaignMode | None = None
+    kind: Kind | None = Field(
+        default=None, description="image | video | music: checked against the model's kind"
+    )
 
     @field_validator("id")
     @classmethod
@@ -299,7 +303,8 @@ class Campaign(_Strict):
         """``sync`` or ``async``: the prompt's, else the campaign's; ``auto`` = preferred."""
         mode = prompt.mode or self.mode
         if mode == "auto":
-            return CATALOG[self.req_key_for(prompt)].preferred_mode
+            info = resolve_model(self.req_key_for(prompt))
+            return info.preferred_mode if info else "sync"
         return "sync" if mode == "sync" else "async"
 
     def variants_for(self, prompt: PromptSpec) -> int:

@@ -160,7 +160,7 @@ BROKEN: list[tuple[str, Any, str | None, str, str, str]] = [
         None,
         "yaml",
         "prompts[1].model",
-        "unknown req_key 'jimeng_t2i'",
+        "unknown req_key or model 'jimeng_t2i'",
     ),
     (
         "unsupported campaign mode",
@@ -405,7 +405,7 @@ BROKEN: list[tuple[str, Any, str | None, str, str, str]] = [
         "id,prompt,model\nrow-a,x,jimeng\n",
         "csv",
         "row 2, column model",
-        "unknown req_key 'jimeng'",
+        "unknown req_key or model 'jimeng'",
     ),
     (
         "CSV empty prompt",
