@@ -66,6 +66,9 @@ class ImageRecord(BaseModel):
 
     request_hash: str
     """Identity of the item (the hash of the request as planned)."""
+    kind: Literal["image", "video", "music"] = "image"
+    duration_s: float | None = None
+    """Length of a video or audio file (None for images, or when the format hides it)."""
     generated_hash: str
     """Hash of the request that made the image (differs after an output-moderation reseed)."""
     req_key: str

@@ -1,0 +1,280 @@
+"""``produce_media``: one item of another family (OpenAI-style images, video, music).
+
+The same guarantees as ``produce_image``: S3 first (an object named by the request hash is
+never paid for again), each paid step committed on its own (``haoee-job-submit-<hash>``,
+``haoee-images-generate-<hash>``) so a crash resumes by polling, a job the gateway forgot
+resubmitted once. Video and audio are streamed: downloaded into a spooled temporary file
+(in memory up to 8 MB, then on disk) and uploaded from it, never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from typing import Any, BinaryIO, Literal, cast
+
+import anyio
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect_aws.s3 import S3Bucket
+
+from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
+from prefect_haoee.client import AsyncHaoeeClient, DownloadedImage, GeneratedImages
+from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.errors import TaskExpiredError, TaskNotFoundError
+from prefect_haoee.client.families import MEDIA_OF_KIND, FamilyRequest, JobHandle, JobState
+from prefect_haoee.client.media import DownloadedMedia
+from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
+from prefect_haoee.tasks.produce import default_stem
+from prefect_haoee.tasks.records import ImageRecord, StepTimings
+from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.steps import persisted_step
+from prefect_haoee.tasks.storage import (
+    META_REQUEST_HASH,
+    META_SHA256,
+    clean_metadata,
+    find_stored,
+    full_key,
+    head_object,
+    put_image,
+)
+
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+class MediaRun:
+    """The paid and free steps of one family item."""
+
+    def __init__(self, client: AsyncHaoeeClient, request: FamilyRequest, wait_timeout: float):
+        self.client = client
+        self.request = request
+        self.wait_timeout = wait_timeout
+        self.paid = 0
+        self.resumed = False
+        self.job_id: str | None = None
+
+    def key(self, step: str) -> str | None:
+        r = self.request
+        return step_key(step, r.request_hash) if r.is_deterministic else None
+
+    async def generate_images(self) -> GeneratedImages:
+        async def call() -> GeneratedImages:
+            images = await self.client.generate_images(self.request)
+            self.paid += 1
+            return images
+
+        images, reused = await persisted_step(
+            self.key("images-generate"), call, expiration=RESULT_URL_EXPIRATION, serializable=True
+        )
+        self.resumed = reused
+        return images
+
+    async def _submit(self, overwrite: bool = False) -> JobHandle:
+        async def call() -> JobHandle:
+            handle = await self.client.submit_job(self.request)
+            self.paid += 1
+            return handle
+
+        handle, reused = await persisted_step(
+            self.key("job-submit"),
+            call,
+            expiration=SUBMIT_EXPIRATION,
+            serializable=True,
+            overwrite=overwrite,
+        )
+        self.resumed = self.resumed or reused
+        self.job_id = handle.job_id
+        return handle
+
+    async def _wait(self, handle: JobHandle) -> JobState:
+        async def call() -> JobState:
+            return await self.client.wait_job(handle, timeout=self.wait_timeout)
+
+        state, _ = await persisted_step(
+            self.key(f"job-wait-{handle.job_id}"),
+            call,
+            expiration=RESULT_URL_EXPIRATION,
+            serializable=False,
+        )
+        return state
+
+    async def run_job(self) -> JobState:
+        handle = await self._submit()
+        try:
+            return await self._wait(handle)
+        except (TaskNotFoundError, TaskExpiredError):
+            return await self._wait(await self._submit(overwrite=True))  # once, and only once
+
+
+async def stream_media(
+    client: AsyncHaoeeClient,
+    url: str,
+    kind: Literal["video", "audio"],
+    bucket: S3Bucket,
+    stem: str,
+    index: int,
+    metadata: dict[str, Any],
+) -> tuple[DownloadedMedia, str]:
+    """Stream one media file into S3 through a spooled temporary file; return it and its key."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        media = await client.download_media(url, spool, kind)
+        suffix = "" if index == 0 else f"-{index}"
+        key = f"{stem}{suffix}.{media.extension}"
+        existing = await anyio.to_thread.run_sync(head_object, bucket, key)
+        if existing is None or existing.get("Metadata", {}).get(META_SHA256) != media.sha256:
+            meta = clean_metadata(
+                {
+                    **metadata,
+                    META_SHA256: media.sha256,
+                    "duration": media.duration_s,
+                    "format": media.format,
+                }
+            )
+            spool.seek(0)
+            await anyio.to_thread.run_sync(
+                lambda: bucket.upload_from_file_object(
+                    cast(BinaryIO, spool),
+                    key,
+                    ExtraArgs={"ContentType": media.content_type, "Metadata": meta},
+                    _sync=True,  # type: ignore[arg-type]
+                )
+            )
+    return media, full_key(bucket, key)
+
+
+def _stored(request: FamilyRequest, bucket: S3Bucket, stem: str, mode: Mode) -> ImageRecord | None:
+    """The record of a file already in S3 under ``stem`` (the final ledger), or None."""
+    key = find_stored(bucket, stem)
+    head = head_object(bucket, key) if key is not None else None
+    if key is None or head is None:
+        return None
+    meta = head.get("Metadata", {})
+    duration = meta.get("duration")
+    return ImageRecord(
+        request_hash=request.request_hash,
+        generated_hash=request.request_hash,
+        kind=request.kind,
+        req_key=request.model_id,
+        mode=mode,
+        seed=None,
+        bucket=bucket.bucket_name,
+        key=key,
+        sha256=meta.get(META_SHA256, ""),
+        format=meta.get("format", ""),
+        width=int(meta.get("width", 0) or 0),
+        height=int(meta.get("height", 0) or 0),
+        bytes=int(head.get("ContentLength", 0) or 0),
+        duration_s=float(duration) if duration else None,
+        source="s3",
+        cache_hit=True,
+    )
+
+
+def resolve_family_mode(request: FamilyRequest, mode: str) -> Mode:
+    """Images run sync unless asked otherwise; video and music are always async jobs."""
+    if request.kind != "image":
+        return "async"
+    return "async" if mode == "async" else "sync"
+
+
+@task(
+    name="haoee-produce-media",
+    task_run_name="produce-{request.family}",
+    cache_policy=NO_CACHE,
+    persist_result=True,
+    retries=PAID_RETRIES,
+    retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_condition_fn=retry_if_retryable,
+    tags=["haoee"],
+)
+async def produce_media(
+    request: FamilyRequest,
+    bucket: S3Bucket,
+    prefix: str = "",
+    mode: Literal["auto", "sync", "async"] = "auto",
+    metadata: dict[str, Any] | None = None,
+    credentials: HaoeeCredentials | None = None,
+    client: AsyncHaoeeClient | None = None,
+    wait_timeout: float = 1800.0,
+    skip_if_stored: bool = True,
+    object_stem: str | None = None,
+) -> ImageRecord:
+    """Generate (images) or submit and wait (images, video, music), then store in S3.
+
+    The object is ``{object_stem or prefix/request_hash}.{ext}`` (more files of one answer
+    get ``-1``, ``-2`` …). Returns the record of the first file; ``extra_keys`` names the rest.
+    """
+    started = time.perf_counter()
+    chosen = resolve_family_mode(request, mode)
+    stem = object_stem or default_stem(prefix, request.request_hash)
+    if skip_if_stored:
+        found = await anyio.to_thread.run_sync(_stored, request, bucket, stem, chosen)
+        if found is not None:
+            return found
+    own = client is None
+    http = client or AsyncHaoeeClient(resolve_settings(credentials))
+    run = MediaRun(http, request, wait_timeout)
+    meta: dict[str, Any] = {
+        **(metadata or {}),
+        META_REQUEST_HASH: request.request_hash,
+        "generated-hash": request.request_hash,
+        "req-key": request.model_id,
+        "mode": chosen,
+        "kind": request.kind,
+    }
+    try:
+        if chosen == "sync":
+            sources = (await run.generate_images()).sources()
+        else:
+            sources = list((await run.run_job()).file_urls)
+        keys: list[str] = []
+        first: DownloadedImage | DownloadedMedia | None = None
+        media_type = MEDIA_OF_KIND[request.kind]
+        for index, source in enumerate(sources):
+            if media_type is None:
+                image = await http.download(source)
+                suffix = "" if index == 0 else f"-{index}"
+                key = f"{stem}{suffix}.{image.extension}"
+                image_meta = {
+                    **meta,
+                    "format": image.format,
+                    "width": image.width,
+                    "height": image.height,
+                }
+                stored = await anyio.to_thread.run_sync(put_image, image, bucket, key, image_meta)
+                keys.append(stored.key)
+                first = first or image
+            else:
+                media, key = await stream_media(http, source, media_type, bucket, stem, index, meta)
+                keys.append(key)
+                first = first or media
+    finally:
+        if own:
+            await http.aclose()
+    if first is None:
+        from prefect_haoee.client.errors import TransportError
+
+        raise TransportError(f"{request.family} answered no file for {request.request_hash}")
+    is_image = isinstance(first, DownloadedImage)
+    return ImageRecord(
+        request_hash=request.request_hash,
+        generated_hash=request.request_hash,
+        kind=request.kind,
+        req_key=request.model_id,
+        mode=chosen,
+        seed=None,
+        bucket=bucket.bucket_name,
+        key=keys[0],
+        extra_keys=keys[1:],
+        sha256=first.sha256,
+        format=first.format,
+        width=first.width if isinstance(first, DownloadedImage) else 0,
+        height=first.height if isinstance(first, DownloadedImage) else 0,
+        bytes=first.size,
+        duration_s=None if is_image else getattr(first, "duration_s", None),
+        task_id=run.job_id,
+        cost_units=run.paid,
+        source="resumed" if run.resumed and run.paid == 0 else "generated",
+        cache_hit=run.paid == 0,
+        timings=StepTimings(total_s=time.perf_counter() - started),
+    )
