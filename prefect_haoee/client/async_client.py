@@ -22,6 +22,7 @@ from prefect_haoee.client.families import jobs
 from prefect_haoee.client.families.base import FamilyRequest, HttpCall, JobHandle, JobState
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, adownload_media
 from prefect_haoee.client.protocol import (
+    PAID_ACTIONS,
     VISUAL_PATH,
     Call,
     client_headers,
@@ -83,7 +84,9 @@ class AsyncHaoeeClient(ClientBase):
         await self._http.aclose()
         await self._files.aclose()
 
-    async def _with_retries(self, label: str, attempt_once: Callable[[], Awaitable[_T]]) -> _T:
+    async def _with_retries(
+        self, label: str, attempt_once: Callable[[], Awaitable[_T]], paid: bool = False
+    ) -> _T:
         """The one retry loop: resend RateLimited/Server/Transport errors, bounded, with
         backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
@@ -102,7 +105,9 @@ class AsyncHaoeeClient(ClientBase):
             else:
                 logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
                 return result
-            if not self.retry_policy.should_retry(error, attempt):
+            if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(
+                error, paid
+            ):
                 raise error
             delay = self.retry_policy.delay(error, attempt)
             self._log_retry_as(label, error, attempt, delay)
@@ -115,9 +120,10 @@ class AsyncHaoeeClient(ClientBase):
             )
             return parse_envelope(response, self._secret)
 
-        return await self._with_retries(f"{call.action} {call.body.get('req_key')}", once)
+        label = f"{call.action} {call.body.get('req_key')}"
+        return await self._with_retries(label, once, paid=call.action in PAID_ACTIONS)
 
-    async def _send_http(self, call: HttpCall) -> Any:
+    async def _send_http(self, call: HttpCall, paid: bool = False) -> Any:
         """One family call through the shared retry loop; the answer's JSON."""
 
         async def once() -> Any:
@@ -131,7 +137,7 @@ class AsyncHaoeeClient(ClientBase):
             )
             return jobs.read_payload(response, call, self._secret)
 
-        return await self._with_retries(call.label, once)
+        return await self._with_retries(call.label, once, paid=paid)
 
     async def generate(
         self, request: VisualRequest, *, model_name: str | None = None
@@ -199,12 +205,12 @@ class AsyncHaoeeClient(ClientBase):
 
     async def generate_images(self, request: FamilyRequest) -> GeneratedImages:
         """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid."""
-        return jobs.images_answer(await self._send_http(jobs.images_call(request)))
+        return jobs.images_answer(await self._send_http(jobs.images_call(request), paid=True))
 
     async def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
         """Submit an async job of any family (a paid call). ``webhook`` only for images."""
         call = jobs.submit_call(request, webhook=webhook)
-        return jobs.job_handle(request, await self._send_http(call))
+        return jobs.job_handle(request, await self._send_http(call, paid=True))
 
     async def get_job(self, handle: JobHandle) -> JobState:
         """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""

@@ -45,6 +45,17 @@ class ClientBase:
         self.poll_policy = poll or PollPolicy()
         self._secret = self.settings.api_key.get_secret_value()
 
+    def _unanswered_paid(self, error: HaoeeError, paid: bool) -> bool:
+        """True when a paid call's request reached the gateway but no answer came back, and
+        the settings forbid resending it: the gateway may have billed it, and it has no
+        idempotency key, so a resend could pay twice."""
+        return (
+            paid
+            and isinstance(error, TransportError)
+            and error.request_sent
+            and not self.settings.resend_unanswered_paid_calls
+        )
+
     def _require_key(self) -> None:
         if not self._secret.strip():
             raise AuthenticationError(

@@ -102,6 +102,10 @@ class TransportError(HaoeeError):
     """No usable answer: timeout, reset, DNS, a body that is not the gateway's JSON."""
 
     retryable = True
+    request_sent: bool = True
+    """False when the request never reached the gateway (connect errors): always safe to
+    resend. True when it may have been processed (read timeout, dropped answer): a paid
+    call may then have been billed."""
 
 
 class ContentRejectedError(HaoeeError):

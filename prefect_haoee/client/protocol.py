@@ -117,9 +117,15 @@ def scrub(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
 
+# httpx errors raised before the request could reach the gateway.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 def transport_error(exc: httpx.HTTPError, secret: str) -> TransportError:
     kind = type(exc).__name__
-    return TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind, secret))
+    error = TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind, secret))
+    error.request_sent = not isinstance(exc, NOT_SENT)
+    return error
 
 
 def _error_body_fields(payload: Any) -> tuple[int | None, str | None, str | None]:

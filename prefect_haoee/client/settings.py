@@ -28,6 +28,14 @@ class HaoeeSettings(BaseSettings):
     max_attempts: int = Field(default=4, ge=1, le=10, description="Per call, first try included")
     backoff_base: float = Field(default=0.5, ge=0)
     backoff_max: float = Field(default=20.0, ge=0)
+    resend_unanswered_paid_calls: bool = Field(
+        default=True,
+        description=(
+            "Resend a paid call whose request was sent but got no answer (read timeout, "
+            "dropped connection). The gateway has no idempotency key, so such a resend may pay "
+            "twice; False fails the call instead (connect errors are always resent)."
+        ),
+    )
     retry_after_max: float = Field(default=60.0, ge=0, description="Cap on a honoured Retry-After")
 
     def authorization_header(self) -> str:

@@ -21,6 +21,7 @@ from prefect_haoee.client.families import jobs
 from prefect_haoee.client.families.base import FamilyRequest, HttpCall, JobHandle, JobState
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, download_media
 from prefect_haoee.client.protocol import (
+    PAID_ACTIONS,
     VISUAL_PATH,
     Call,
     client_headers,
@@ -82,7 +83,7 @@ class HaoeeClient(ClientBase):
         self._http.close()
         self._files.close()
 
-    def _with_retries(self, label: str, attempt_once: Callable[[], _T]) -> _T:
+    def _with_retries(self, label: str, attempt_once: Callable[[], _T], paid: bool = False) -> _T:
         """The one retry loop: resend RateLimited/Server/Transport errors, bounded, with
         backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
@@ -101,7 +102,9 @@ class HaoeeClient(ClientBase):
             else:
                 logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
                 return result
-            if not self.retry_policy.should_retry(error, attempt):
+            if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(
+                error, paid
+            ):
                 raise error
             delay = self.retry_policy.delay(error, attempt)
             self._log_retry_as(label, error, attempt, delay)
@@ -114,9 +117,10 @@ class HaoeeClient(ClientBase):
             )
             return parse_envelope(response, self._secret)
 
-        return self._with_retries(f"{call.action} {call.body.get('req_key')}", once)
+        label = f"{call.action} {call.body.get('req_key')}"
+        return self._with_retries(label, once, paid=call.action in PAID_ACTIONS)
 
-    def _send_http(self, call: HttpCall) -> Any:
+    def _send_http(self, call: HttpCall, paid: bool = False) -> Any:
         """One family call through the shared retry loop; the answer's JSON."""
 
         def once() -> Any:
@@ -130,7 +134,7 @@ class HaoeeClient(ClientBase):
             )
             return jobs.read_payload(response, call, self._secret)
 
-        return self._with_retries(call.label, once)
+        return self._with_retries(call.label, once, paid=paid)
 
     def generate(self, request: VisualRequest, *, model_name: str | None = None) -> GeneratedImages:
         """Synchronous generation (``CVProcess``): a paid call."""
@@ -198,13 +202,13 @@ class HaoeeClient(ClientBase):
         Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
         base64 images go to :meth:`download` as for the visual family.
         """
-        return jobs.images_answer(self._send_http(jobs.images_call(request)))
+        return jobs.images_answer(self._send_http(jobs.images_call(request), paid=True))
 
     def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
         """Submit an async job of any family (a paid call): images ``?async=true``, sora,
         MiniMax, Kling, suno. ``webhook`` only for images."""
         call = jobs.submit_call(request, webhook=webhook)
-        return jobs.job_handle(request, self._send_http(call))
+        return jobs.job_handle(request, self._send_http(call, paid=True))
 
     def get_job(self, handle: JobHandle) -> JobState:
         """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""

@@ -270,3 +270,22 @@ def test_base64_only_answer() -> None:
     client, _ = make(rec)
     images = client.generate(ip_request(return_url=False))
     assert images.sources() == ["aGVsbG8="] and "aGVsbG8=" not in repr(images)
+
+
+def test_unanswered_paid_calls_are_not_resent_when_forbidden() -> None:
+    # A read timeout means the gateway may have generated (and billed) the image.
+    rec = Recorder([httpx.ReadTimeout("timed out"), json_response(200, envelope(data=IMG))])
+    client, _ = make(rec, resend_unanswered_paid_calls=False)
+    with pytest.raises(TransportError) as info:
+        client.generate(ip_request())
+    assert info.value.request_sent and len(rec.requests) == 1
+    # a connect error never reached the gateway: always resent
+    rec2 = Recorder([httpx.ConnectError("refused"), json_response(200, envelope(data=IMG))])
+    client2, _ = make(rec2, resend_unanswered_paid_calls=False)
+    assert client2.generate(ip_request()).count == 1 and len(rec2.requests) == 2
+    # polls are free: resent whatever the setting
+    rec3 = Recorder(
+        [httpx.ReadTimeout("t"), json_response(200, envelope(data={"status": "generating"}))]
+    )
+    client3, _ = make(rec3, resend_unanswered_paid_calls=False)
+    assert client3.get_result("high_aes_general_v20", "1").status == "generating"
