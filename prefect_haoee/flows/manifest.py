@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from prefect_aws.s3 import S3Bucket
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.campaigns import WorkItem
 from prefect_haoee.tasks.records import ImageRecord
@@ -30,6 +30,7 @@ class ManifestEntry(BaseModel):
     variant: int
     req_key: str
     mode: str
+    kind: str = "image"
     params: dict[str, Any]
     seed: int | None
     status: Status
@@ -39,6 +40,8 @@ class ManifestEntry(BaseModel):
     height: int | None = None
     bytes: int | None = None
     format: str | None = None
+    duration_s: float | None = None
+    extra_keys: list[str] = Field(default_factory=list)
     gateway_request_id: str | None = None
     cost_units: int = 0
     source: str | None = None
@@ -73,6 +76,7 @@ def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> 
         "variant": item.variant,
         "req_key": item.req_key,
         "mode": item.mode,
+        "kind": item.kind,
         "params": safe_params(item),
     }
     if record is None:
@@ -87,6 +91,8 @@ def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> 
         height=record.height,
         bytes=record.bytes,
         format=record.format,
+        duration_s=record.duration_s,
+        extra_keys=record.extra_keys,
         gateway_request_id=record.gateway_request_id,
         cost_units=record.cost_units,
         source=record.source,
@@ -140,6 +146,7 @@ def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
         request_hash=entry.request_hash,
         generated_hash=entry.request_hash,
         req_key=entry.req_key,
+        kind="video" if entry.kind == "video" else "music" if entry.kind == "music" else "image",
         mode="async" if entry.mode == "async" else "sync",
         seed=entry.seed,
         bucket=bucket,
@@ -149,6 +156,8 @@ def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
         width=entry.width or 0,
         height=entry.height or 0,
         bytes=entry.bytes or 0,
+        duration_s=entry.duration_s,
+        extra_keys=entry.extra_keys,
         gateway_request_id=entry.gateway_request_id,
         cost_units=0,
         source="s3",

@@ -7,6 +7,7 @@ them, and Prefect's events client sends them in the background.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from uuid import UUID
@@ -35,7 +36,11 @@ def artifact_key(campaign: str, what: str) -> str:
 
 
 class Progress:
-    """A progress artifact moved at most every ``step`` percent."""
+    """A progress artifact moved at most every ``step`` percent.
+
+    Items finish concurrently: updates go out one at a time, in order (a FIFO lock), so
+    the server never receives 50 % after 100 %.
+    """
 
     def __init__(self, campaign: str, total: int, step: float = 5.0) -> None:
         self.campaign = campaign
@@ -43,7 +48,9 @@ class Progress:
         self.step = step
         self.done = 0
         self._shown = -step
+        self._sent = -1.0
         self._id: UUID | None = None
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._id = await acreate_progress_artifact(
@@ -57,7 +64,10 @@ class Progress:
         percent = 100.0 * self.done / self.total
         if self._id is not None and (percent - self._shown >= self.step or self.done >= self.total):
             self._shown = percent
-            await aupdate_progress_artifact(self._id, min(percent, 100.0))
+            async with self._lock:
+                if percent > self._sent:
+                    self._sent = percent
+                    await aupdate_progress_artifact(self._id, min(percent, 100.0))
 
 
 def campaign_resource(campaign: str) -> dict[str, str]:
@@ -114,17 +124,19 @@ def gallery_markdown(
     lines = [
         f"# {campaign}",
         "",
-        f"{len(done)} image(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
+        f"{len(done)} file(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
         "",
-        "| prompt | variant | image | object |",
+        "| prompt | variant | file | object |",
         "|---|---|---|---|",
     ]
     for item, record in done[:GALLERY_MAX]:
         url = presigned(bucket, record.key)
-        lines.append(
-            f"| {item.prompt_id} | {item.variant} | [![{item.label}]({url})]({url}) "
-            f"| `{record.key}` |"
-        )
+        if record.kind == "image":
+            shown = f"[![{item.label}]({url})]({url})"
+        else:  # video or music: a link a browser plays
+            length = f", {record.duration_s:.1f} s" if record.duration_s else ""
+            shown = f"[{record.kind} ({record.format}{length})]({url})"
+        lines.append(f"| {item.prompt_id} | {item.variant} | {shown} | `{record.key}` |")
     if len(done) > GALLERY_MAX:
         lines.append(f"\n... and {len(done) - GALLERY_MAX} more (see the table artifact).")
     return "\n".join(lines)

@@ -28,12 +28,12 @@ from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, 
 from prefect_haoee.tasks.produce import default_stem
 from prefect_haoee.tasks.records import ImageRecord, StepTimings
 from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.s3_ledger import stored_record
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
     META_REQUEST_HASH,
     META_SHA256,
     clean_metadata,
-    find_stored,
     full_key,
     head_object,
     put_image,
@@ -142,34 +142,6 @@ async def stream_media(
     return media, full_key(bucket, key)
 
 
-def _stored(request: FamilyRequest, bucket: S3Bucket, stem: str, mode: Mode) -> ImageRecord | None:
-    """The record of a file already in S3 under ``stem`` (the final ledger), or None."""
-    key = find_stored(bucket, stem)
-    head = head_object(bucket, key) if key is not None else None
-    if key is None or head is None:
-        return None
-    meta = head.get("Metadata", {})
-    duration = meta.get("duration")
-    return ImageRecord(
-        request_hash=request.request_hash,
-        generated_hash=request.request_hash,
-        kind=request.kind,
-        req_key=request.model_id,
-        mode=mode,
-        seed=None,
-        bucket=bucket.bucket_name,
-        key=key,
-        sha256=meta.get(META_SHA256, ""),
-        format=meta.get("format", ""),
-        width=int(meta.get("width", 0) or 0),
-        height=int(meta.get("height", 0) or 0),
-        bytes=int(head.get("ContentLength", 0) or 0),
-        duration_s=float(duration) if duration else None,
-        source="s3",
-        cache_hit=True,
-    )
-
-
 def resolve_family_mode(request: FamilyRequest, mode: str) -> Mode:
     """Images run sync unless asked otherwise; video and music are always async jobs."""
     if request.kind != "image":
@@ -208,7 +180,7 @@ async def produce_media(
     chosen = resolve_family_mode(request, mode)
     stem = object_stem or default_stem(prefix, request.request_hash)
     if skip_if_stored:
-        found = await anyio.to_thread.run_sync(_stored, request, bucket, stem, chosen)
+        found = await anyio.to_thread.run_sync(stored_record, request, bucket, stem, chosen)
         if found is not None:
             return found
     own = client is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from prefect_haoee.client.errors import (
     ContentRejectedError,
     DownloadError,
     TaskExpiredError,
+    TaskFailedError,
     TaskNotFoundError,
 )
 from prefect_haoee.client.requests.base import VisualRequest
@@ -26,10 +28,10 @@ from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, 
 from prefect_haoee.tasks.gateway import to_submitted
 from prefect_haoee.tasks.records import ImageRecord, StepTimings, SubmittedGeneration
 from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.s3_ledger import record_from_head
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
     META_REQUEST_HASH,
-    META_SHA256,
     find_stored,
     head_object,
     put_image,
@@ -94,6 +96,8 @@ class ItemRun:
         self.paid = 0
         self.resumed = False
         self.reseeds = 0
+        self.failed_tasks = 0
+        self.force_resubmit = False
         self.task_id: str | None = None
         self.timings = StepTimings()
         self.gateway_request_id: str | None = None
@@ -163,7 +167,8 @@ class ItemRun:
 
     async def _generate_async(self) -> GeneratedImages:
         started = time.perf_counter()
-        submitted = await self._submit()
+        submitted = await self._submit(overwrite=self.force_resubmit)
+        self.force_resubmit = False
         self.timings = self.timings.model_copy(update={"generate_s": time.perf_counter() - started})
         try:
             return await self._wait(submitted)
@@ -183,10 +188,22 @@ class ItemRun:
                 can_reseed = exc.retryable and "seed" in type(self.request).model_fields
                 if not can_reseed or self.reseeds >= max_reseeds:
                     raise
-                self.reseeds += 1
-                self.request = self.original.with_seed(
-                    reseed(self.original.request_hash, self.reseeds)
-                )
+                self._reseed()
+            except TaskFailedError:
+                # The gateway's task ended failed: polling again answers the same, so submit
+                # once more - with a new seed where the model has one, so the new request
+                # (billed again, as the failed one may have been) is a distinct image.
+                if self.failed_tasks >= 1:
+                    raise
+                self.failed_tasks += 1
+                if "seed" in type(self.request).model_fields:
+                    self._reseed()
+                else:
+                    self.force_resubmit = True
+
+    def _reseed(self) -> None:
+        self.reseeds += 1
+        self.request = self.original.with_seed(reseed(self.original.request_hash, self.reseeds))
 
     async def download(self, images: GeneratedImages) -> list[DownloadedImage]:
         """Fetch every image; a result URL that expired is fetched again once (free if async)."""
@@ -209,30 +226,6 @@ class ItemRun:
             out = [await self.client.download(src) for src in fresh.sources()]
         self.timings = self.timings.model_copy(update={"download_s": time.perf_counter() - started})
         return out
-
-
-def _record_from_stored(
-    request: VisualRequest, mode: Mode, bucket: S3Bucket, key: str, head: dict[str, Any]
-) -> ImageRecord:
-    meta = head.get("Metadata", {})
-    seed = meta.get("seed")
-    return ImageRecord(
-        request_hash=request.request_hash,
-        generated_hash=meta.get("generated-hash", request.request_hash),
-        req_key=request.req_key,
-        mode=mode,
-        seed=int(seed) if seed and seed.lstrip("-").isdigit() else request.seed_value,
-        bucket=bucket.bucket_name,
-        key=key,
-        sha256=meta.get(META_SHA256, ""),
-        format=meta.get("format", ""),
-        width=int(meta.get("width", 0) or 0),
-        height=int(meta.get("height", 0) or 0),
-        bytes=int(head.get("ContentLength", 0) or 0),
-        gateway_request_id=meta.get("gateway-request-id"),
-        source="s3",
-        cache_hit=True,
-    )
 
 
 @task(
@@ -273,7 +266,7 @@ async def produce_image(
         if existing is not None:
             head = await anyio.to_thread.run_sync(head_object, bucket, existing)
             if head is not None:
-                return _record_from_stored(request, chosen, bucket, existing, head)
+                return record_from_head(request, chosen, bucket, existing, head)
 
     own_client = client is None
     http = client or AsyncHaoeeClient(resolve_settings(credentials))
@@ -303,7 +296,11 @@ async def produce_image(
     for index, image in enumerate(downloaded):
         suffix = "" if index == 0 else f"-{index}"
         key = f"{stem}{suffix}.{image.extension}"
-        stored.append(await anyio.to_thread.run_sync(put_image, image, bucket, key, meta))
+        # Without skip_if_stored the caller has just listed S3 (a campaign plan): no HEAD.
+        upload = functools.partial(
+            put_image, image, bucket, key, meta, check_existing=skip_if_stored
+        )
+        stored.append(await anyio.to_thread.run_sync(upload))
     now = time.perf_counter()
     timings = run.timings.model_copy(
         update={"upload_s": now - upload_started, "total_s": now - started}
@@ -330,13 +327,3 @@ async def produce_image(
         cache_hit=run.paid == 0,
         timings=timings,
     )
-
-
-def stored_record(request: VisualRequest, bucket: S3Bucket, stem: str) -> ImageRecord | None:
-    """The record of an image already in S3 under ``stem`` (None if it is not there)."""
-    key = find_stored(bucket, stem)
-    head = head_object(bucket, key) if key is not None else None
-    if key is None or head is None:
-        return None
-    mode: Mode = "async" if head.get("Metadata", {}).get("mode") == "async" else "sync"
-    return _record_from_stored(request, mode, bucket, key, head)

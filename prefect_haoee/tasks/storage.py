@@ -9,7 +9,6 @@ included, and ``AwsClientParameters(endpoint_url=...)`` for S3-compatible server
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -88,10 +87,19 @@ def clean_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
 
 
 def put_image(
-    image: DownloadedImage, bucket: S3Bucket, key: str, metadata: dict[str, Any] | None = None
+    image: DownloadedImage,
+    bucket: S3Bucket,
+    key: str,
+    metadata: dict[str, Any] | None = None,
+    *,
+    check_existing: bool = True,
 ) -> StoredObject:
-    """Upload unless an object with the same sha256 is already at ``key``."""
-    existing = head_object(bucket, key)
+    """Upload unless an object with the same sha256 is already at ``key``.
+
+    ``check_existing=False`` skips that HEAD (one S3 request less) for a caller that has
+    just found nothing there: at worst the same bytes are written again.
+    """
+    existing = head_object(bucket, key) if check_existing else None
     if existing is not None and existing.get("Metadata", {}).get(META_SHA256) == image.sha256:
         return StoredObject(
             bucket=bucket.bucket_name,
@@ -103,11 +111,14 @@ def put_image(
         )
     meta = clean_metadata(metadata)
     meta[META_SHA256] = image.sha256
-    bucket.upload_from_file_object(
-        io.BytesIO(image.data),
-        key,
-        ExtraArgs={"ContentType": image.content_type, "Metadata": meta},
-        _sync=True,  # type: ignore[arg-type]  # in a worker thread of an async task
+    # One PUT: ``S3Bucket.upload_from_file_object`` goes through boto3's transfer manager
+    # (a thread pool per call, for an image of a few hundred KB) and logs every upload.
+    s3_client(bucket).put_object(
+        Bucket=bucket.bucket_name,
+        Key=full_key(bucket, key),
+        Body=image.data,
+        ContentType=image.content_type,
+        Metadata=meta,
     )
     return StoredObject(
         bucket=bucket.bucket_name,

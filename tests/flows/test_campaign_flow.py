@@ -169,3 +169,51 @@ async def wait_for_events(campaign_resource: str, expected: int) -> list[str]:
     names = asyncio.run(wait_for_events("haoee.campaign.observed", expected=7))
     assert names.count("haoee.image.generated") == 6
     assert names.count("haoee.campaign.completed") == 1
+
+
+def test_mixed_campaign_one_item_of_each_kind(
+    prefect_server: str, sim: Any, s3_bucket: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        f"""
+name: mixed-kinds
+model: high_aes_general_v20_L
+prompts:
+  - id: still
+    prompt: "a red kite"
+  - id: poster
+    model: nano-banana
+    prompt: "a kite poster"
+  - id: teaser
+    kind: video
+    model: sora-2
+    prompt: "a kite over the sea"
+  - id: jingle
+    kind: music
+    model: chirp-v4
+    prompt: "a happy kite jingle"
+output: {{bucket: {s3_bucket.bucket_name}}}
+"""
+    )
+    state, result = run(path, s3_bucket)
+    assert state.is_completed(), state.message
+    kinds = {r.kind for r in result.records}
+    assert kinds == {"image", "video", "music"} and result.done == 4
+    s3 = s3_bucket.credentials.get_s3_client()
+    manifest = json.loads(
+        s3.get_object(Bucket=s3_bucket.bucket_name, Key=f"{result.prefix}/manifest.json")[
+            "Body"
+        ].read()
+    )
+    by_id = {i["prompt_id"]: i for i in manifest["items"]}
+    assert by_id["teaser"]["kind"] == "video" and by_id["teaser"]["duration_s"] > 0
+    assert by_id["jingle"]["kind"] == "music" and by_id["jingle"]["key"].endswith(
+        (".mp3", ".wav", ".m4a")
+    )
+    assert sim.stats()["billable_generations"] == 4
+
+    state2, rerun = run(path, s3_bucket)
+    assert state2.is_completed() and rerun.paid_calls == 0 and rerun.done == 4
+    assert {r.kind for r in rerun.records} == {"image", "video", "music"}
+    assert sim.stats()["billable_generations"] == 4

@@ -169,12 +169,6 @@ def test_campaign_under_faults_loses_nothing_and_pays_once(
     assert sum(1 for r in result.records if r.reseeds) >= 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG prefect_haoee/tasks/produce.py ItemRun._generate_async: an async task that "
-    "ends 'done' with a failure code (50501) is never resubmitted; the item is lost "
-    "(before the client fix it also re-polled the dead task for 70 s of task retries)",
-)
 def test_a_failed_async_task_is_produced_again(
     prefect_server: str,
     s3_server: str,

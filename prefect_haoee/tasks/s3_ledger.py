@@ -1,0 +1,67 @@
+"""S3 as the final ledger: the record of an item whose object is already stored.
+
+Objects carry their identity in S3 user metadata (request hash, sha256, seed, format,
+size, duration), so an item found in S3 needs no gateway call and no download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect_aws.s3 import S3Bucket
+
+from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.families import FamilyRequest
+from prefect_haoee.client.requests.base import VisualRequest
+from prefect_haoee.tasks.records import ImageRecord
+from prefect_haoee.tasks.storage import META_SHA256, find_stored, head_object
+
+AnyRequest = VisualRequest | FamilyRequest
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def record_from_head(
+    request: AnyRequest, mode: Mode, bucket: S3Bucket, key: str, head: dict[str, Any]
+) -> ImageRecord:
+    """The record of the stored object ``key`` from its HEAD answer."""
+    meta = head.get("Metadata", {})
+    duration = meta.get("duration")
+    if isinstance(request, FamilyRequest):
+        kind, model = request.kind, request.model_id
+    else:
+        kind, model = "image", request.req_key
+    return ImageRecord(
+        request_hash=request.request_hash,
+        generated_hash=meta.get("generated-hash", request.request_hash),
+        kind=kind,
+        req_key=model,
+        mode=mode,
+        seed=_int(meta.get("seed")) if meta.get("seed") else request.seed_value,
+        bucket=bucket.bucket_name,
+        key=key,
+        sha256=meta.get(META_SHA256, ""),
+        format=meta.get("format", ""),
+        width=_int(meta.get("width")) or 0,
+        height=_int(meta.get("height")) or 0,
+        bytes=int(head.get("ContentLength", 0) or 0),
+        duration_s=float(duration) if duration else None,
+        gateway_request_id=meta.get("gateway-request-id"),
+        source="s3",
+        cache_hit=True,
+    )
+
+
+def stored_record(
+    request: AnyRequest, bucket: S3Bucket, stem: str, mode: Mode | None = None
+) -> ImageRecord | None:
+    """The record of an object already in S3 under ``stem`` (None if it is not there)."""
+    key = find_stored(bucket, stem)
+    head = head_object(bucket, key) if key is not None else None
+    if key is None or head is None:
+        return None
+    stored_mode = head.get("Metadata", {}).get("mode")
+    chosen: Mode = mode or ("async" if stored_mode == "async" else "sync")
+    return record_from_head(request, chosen, bucket, key, head)
