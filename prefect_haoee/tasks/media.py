@@ -21,7 +21,7 @@ from prefect_aws.s3 import S3Bucket
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
 from prefect_haoee.client import AsyncHaoeeClient, DownloadedImage, GeneratedImages
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.errors import TaskExpiredError, TaskNotFoundError
+from prefect_haoee.client.errors import DownloadError, TaskExpiredError, TaskNotFoundError
 from prefect_haoee.client.families import MEDIA_OF_KIND, FamilyRequest, JobHandle, JobState
 from prefect_haoee.client.media import DownloadedMedia
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
@@ -52,19 +52,24 @@ class MediaRun:
         self.paid = 0
         self.resumed = False
         self.job_id: str | None = None
+        self.resubmitted = False
 
     def key(self, step: str) -> str | None:
         r = self.request
         return step_key(step, r.request_hash) if r.is_deterministic else None
 
-    async def generate_images(self) -> GeneratedImages:
+    async def generate_images(self, overwrite: bool = False) -> GeneratedImages:
         async def call() -> GeneratedImages:
             images = await self.client.generate_images(self.request)
             self.paid += 1
             return images
 
         images, reused = await persisted_step(
-            self.key("images-generate"), call, expiration=RESULT_URL_EXPIRATION, serializable=True
+            self.key("images-generate"),
+            call,
+            expiration=RESULT_URL_EXPIRATION,
+            serializable=True,
+            overwrite=overwrite,
         )
         self.resumed = reused
         return images
@@ -86,7 +91,7 @@ class MediaRun:
         self.job_id = handle.job_id
         return handle
 
-    async def _wait(self, handle: JobHandle) -> JobState:
+    async def _wait(self, handle: JobHandle, overwrite: bool = False) -> JobState:
         async def call() -> JobState:
             return await self.client.wait_job(handle, timeout=self.wait_timeout)
 
@@ -95,15 +100,27 @@ class MediaRun:
             call,
             expiration=RESULT_URL_EXPIRATION,
             serializable=False,
+            overwrite=overwrite,
         )
         return state
 
-    async def run_job(self) -> JobState:
+    async def run_job(self, refresh: bool = False) -> JobState:
+        """Submit (or reuse the committed submission) and wait; ``refresh`` polls again
+        instead of reading the stored answer (its file URLs may have expired: free)."""
         handle = await self._submit()
         try:
-            return await self._wait(handle)
+            return await self._wait(handle, overwrite=refresh)
         except (TaskNotFoundError, TaskExpiredError):
-            return await self._wait(await self._submit(overwrite=True))  # once, and only once
+            if self.resubmitted:
+                raise
+            self.resubmitted = True  # the gateway forgot the job: once, and only once
+            return await self._wait(await self._submit(overwrite=True))
+
+    async def sources(self, mode: Mode, refresh: bool = False) -> list[str]:
+        """The answer's file URLs (or inline images); ``refresh`` asks the gateway again."""
+        if mode == "sync":
+            return (await self.generate_images(overwrite=refresh)).sources()
+        return list((await self.run_job(refresh)).file_urls)
 
 
 async def stream_media(
@@ -140,6 +157,39 @@ async def stream_media(
                 )
             )
     return media, full_key(bucket, key)
+
+
+async def store_files(
+    http: AsyncHaoeeClient,
+    sources: list[str],
+    request: FamilyRequest,
+    bucket: S3Bucket,
+    stem: str,
+    meta: dict[str, Any],
+) -> tuple[DownloadedImage | DownloadedMedia | None, list[str]]:
+    """Download (images, verified) or stream (video, audio) every file into S3."""
+    keys: list[str] = []
+    first: DownloadedImage | DownloadedMedia | None = None
+    media_type = MEDIA_OF_KIND[request.kind]
+    for index, source in enumerate(sources):
+        if media_type is None:
+            image = await http.download(source)
+            suffix = "" if index == 0 else f"-{index}"
+            key = f"{stem}{suffix}.{image.extension}"
+            image_meta = {
+                **meta,
+                "format": image.format,
+                "width": image.width,
+                "height": image.height,
+            }
+            stored = await anyio.to_thread.run_sync(put_image, image, bucket, key, image_meta)
+            keys.append(stored.key)
+            first = first or image
+        else:
+            media, key = await stream_media(http, source, media_type, bucket, stem, index, meta)
+            keys.append(key)
+            first = first or media
+    return first, keys
 
 
 def resolve_family_mode(request: FamilyRequest, mode: str) -> Mode:
@@ -195,31 +245,16 @@ async def produce_media(
         "kind": request.kind,
     }
     try:
-        if chosen == "sync":
-            sources = (await run.generate_images()).sources()
-        else:
-            sources = list((await run.run_job()).file_urls)
-        keys: list[str] = []
-        first: DownloadedImage | DownloadedMedia | None = None
-        media_type = MEDIA_OF_KIND[request.kind]
-        for index, source in enumerate(sources):
-            if media_type is None:
-                image = await http.download(source)
-                suffix = "" if index == 0 else f"-{index}"
-                key = f"{stem}{suffix}.{image.extension}"
-                image_meta = {
-                    **meta,
-                    "format": image.format,
-                    "width": image.width,
-                    "height": image.height,
-                }
-                stored = await anyio.to_thread.run_sync(put_image, image, bucket, key, image_meta)
-                keys.append(stored.key)
-                first = first or image
-            else:
-                media, key = await stream_media(http, source, media_type, bucket, stem, index, meta)
-                keys.append(key)
-                first = first or media
+        sources = await run.sources(chosen)
+        try:
+            first, keys = await store_files(http, sources, request, bucket, stem, meta)
+        except DownloadError as exc:
+            # Stored answers outlive their file URLs: poll again (free) or, for a sync
+            # answer we did not just pay for, generate again - the file was never kept.
+            if exc.http_status not in (403, 404) or (chosen == "sync" and not run.resumed):
+                raise
+            sources = await run.sources(chosen, refresh=True)
+            first, keys = await store_files(http, sources, request, bucket, stem, meta)
     finally:
         if own:
             await http.aclose()

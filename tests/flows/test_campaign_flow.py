@@ -188,7 +188,7 @@ prompts:
   - id: teaser
     kind: video
     model: sora-2
-    prompt: "a kite over the sea"
+    prompt: "a kite over the bay at dawn"
   - id: jingle
     kind: music
     model: chirp-v4

@@ -61,3 +61,31 @@ def head_type(bucket: Any, key: str) -> str:
     client = bucket.credentials.get_s3_client()
     content_type: str = client.head_object(Bucket=bucket.bucket_name, Key=key)["ContentType"]
     return content_type
+
+
+def test_stored_answers_with_dead_urls_are_refreshed(
+    prefect_server: str, sim: Any, s3_bucket: Any
+) -> None:
+    """A committed answer whose file URLs died (and whose file never reached S3): an async
+    job is polled again (free while the gateway knows it); a gone job is resubmitted once."""
+    requests = [
+        SoraVideoRequest(prompt="a paper boat"),
+        SunoInspirationRequest(gpt_description_prompt="a calm tune"),
+    ]
+
+    @flow(name="media-two")
+    async def two() -> list[ImageRecord]:
+        return list(
+            await asyncio.gather(*[produce_media(r, s3_bucket, "t/dead") for r in requests])
+        )
+
+    first = asyncio.run(two())
+    s3 = s3_bucket.credentials.get_s3_client()
+    for record in first:
+        s3.delete_object(Bucket=s3_bucket.bucket_name, Key=record.key)
+    sim.advance_clock(25 * 3600)  # result URLs (24 h) die; the jobs are forgotten too
+    again = asyncio.run(two())
+    assert [r.sha256 for r in again] == [r.sha256 for r in first]
+    stats = sim.stats()
+    # each item: its committed job was gone, so it was submitted once more - and only once
+    assert stats["billable_generations"] == 4 and all(r.cost_units == 1 for r in again)
