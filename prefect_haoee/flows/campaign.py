@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -15,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import State
 from prefect.concurrency.asyncio import concurrency
-from prefect.context import TagsContext
+from prefect.context import FlowRunContext, TagsContext
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
@@ -206,9 +207,7 @@ async def run_campaign(
         await _produce(spec, remaining, outcomes, s3, credentials, progress)
 
     ordered = [outcomes[i] for i in range(len(plan.items))]
-    entries = [entry_for(o.item, o.record, o.error) for o in ordered]
-    manifest = build_manifest(spec.name, day.isoformat(), s3.bucket_name, entries)
-    key = await anyio.to_thread.run_sync(write_manifest, s3, manifest_key(base), manifest)
+    key = await _write_manifest(spec, day, s3, base, ordered)
     done = [(o.item, o.record) for o in ordered if o.record is not None]
     result = CampaignResult.build(spec, plan, ordered, s3.bucket_name, base, key, started)
     await publish_results(spec.name, s3, [row.model_dump() for row in result.items], done)
@@ -219,6 +218,17 @@ async def run_campaign(
             message=f"{result.failed} of {result.total} items failed: {listing}", data=result
         )
     return Completed(message=f"{result.done} images in s3://{s3.bucket_name}/{base}", data=result)
+
+
+async def _write_manifest(
+    spec: Campaign, day: date, s3: S3Bucket, base: str, ordered: list[ItemOutcome]
+) -> str:
+    """Write this run's manifest next to its images; return its key. Its entries and text
+    are dropped on return, before the result and the artifacts are built (a lower peak)."""
+    entries = [entry_for(o.item, o.record, o.error) for o in ordered]
+    manifest = build_manifest(spec.name, day.isoformat(), s3.bucket_name, entries)
+    key: str = await anyio.to_thread.run_sync(write_manifest, s3, manifest_key(base), manifest)
+    return key
 
 
 async def _produce(
@@ -273,15 +283,22 @@ async def _produce(
 
 
 async def _run(task: Any, item: WorkItem, bucket: S3Bucket, client: AsyncHaoeeClient) -> State[Any]:
-    state: State[Any] = await task(
-        item.request,
-        bucket,
-        item.prefix,
-        mode=item.mode,
-        metadata=item.metadata,
-        client=client,
-        skip_if_stored=False,
-        object_stem=item.object_stem,
-        return_state=True,
-    )
+    # Prefect links every task result (and each of its fields) to the task's state in the
+    # flow run context, to wire results passed on to later tasks: ~4 KB per item kept to
+    # the end of the run. An item's record is never passed to another task, so its task
+    # runs in a copy of the context whose links are dropped with it.
+    context = FlowRunContext.get()
+    scratch = context.model_copy(update={"run_results": {}}) if context else nullcontext()
+    with scratch:
+        state: State[Any] = await task(
+            item.request,
+            bucket,
+            item.prefix,
+            mode=item.mode,
+            metadata=item.metadata,
+            client=client,
+            skip_if_stored=False,
+            object_stem=item.object_stem,
+            return_state=True,
+        )
     return state

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from prefect_aws.s3 import S3Bucket
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from prefect_haoee.campaigns import WorkItem
 from prefect_haoee.tasks.records import ImageRecord
@@ -115,8 +115,11 @@ def build_manifest(
     )
 
 
+_MANIFEST_JSON = TypeAdapter(Manifest)
+
+
 def write_manifest(bucket: S3Bucket, key: str, manifest: Manifest) -> str:
-    data = manifest.model_dump_json(indent=2).encode()
+    data = _MANIFEST_JSON.dump_json(manifest, indent=2)  # bytes at once, no str copy
     s3_client(bucket).put_object(
         Bucket=bucket.bucket_name,
         Key=full_key(bucket, key),
