@@ -172,14 +172,28 @@ def test_sigkill_three_times_then_rerun_loses_nothing_and_pays_once(
     assert len(by_hash) == total  # one distinct paid generation per image
     repeats = [entries for entries in by_hash.values() if len(entries) > 1]
     for entries in repeats:
-        first = entries[0]
-        assert len(entries) == 2, entries
-        assert any(in_flight_at(first["time"], k) for k in kills), (
-            "billed twice, the first time not in flight at a kill",
-            entries,
-            kills,
-        )
+        # Each billing but the last was in flight at a kill (billed, answer lost), and at a
+        # different kill each time: a request cannot be lost twice to the same kill.
+        earlier = entries[:-1]
+        assert len(earlier) <= len(kills), entries
+        used: set[int] = set()
+        for entry in earlier:
+            match = next(
+                (
+                    i
+                    for i, k in enumerate(kills)
+                    if i not in used and in_flight_at(entry["time"], k)
+                ),
+                None,
+            )
+            assert match is not None, (
+                "billed again, the earlier billing not in flight at a kill",
+                entries,
+                kills,
+            )
+            used.add(match)
     by_action = Counter(entries[0]["action"] for entries in repeats)
     print(f"kill: {len(repeats)} paid twice (in flight at a kill), by action {dict(by_action)}")
-    assert stats["duplicates"] == len(repeats)
-    assert stats["billable_generations"] == total + len(repeats)
+    extra = sum(len(entries) - 1 for entries in repeats)
+    assert stats["duplicates"] in (len(repeats), extra)
+    assert stats["billable_generations"] == total + extra
