@@ -7,7 +7,7 @@ Modules by family: ``general`` (通用 text-to-image, character keeping), ``jime
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -78,31 +78,8 @@ AnyVisualRequest = Annotated[
 
 _ADAPTER: TypeAdapter[AnyVisualRequest] = TypeAdapter(AnyVisualRequest)
 
-_CLASSES: tuple[type[VisualRequest], ...] = (
-    HighAesIpV20,
-    HighAesGeneralV20L,
-    HighAesGeneralV20,
-    HighAesGeneralV21L,
-    HighAesGeneralV14,
-    HighAesGeneralV30LZT2I,
-    JimengHighAesGeneralV21L,
-    JimengT2IV30,
-    JimengT2IV31,
-    JimengI2IV30,
-    JimengT2IV40,
-    JimengSeedream46Cvtob,
-    JimengImage2ImageDreamInpaint,
-    ByteeditV20,
-    SeededitV30,
-    I2IInpaintingEdit,
-    HighAesSchedulerSvrControlnetV20,
-    I2IXLSft,
-    T2IXLSft,
-    HighAesI2I,
-    HighAes,
-    Img2ImgAnimeAcceleratedMaintainID,
-    Img2ImgStableAcceleratedMaintainIDUsage,
-)
+# The union's members, so a new model is added in one place only.
+_CLASSES: tuple[type[VisualRequest], ...] = get_args(get_args(AnyVisualRequest)[0])
 
 REQUEST_CLASSES: dict[str, type[VisualRequest]] = {
     cls.model_fields["req_key"].default: cls for cls in _CLASSES
