@@ -171,8 +171,8 @@ def create_app(
             ttl = state.config.url_ttl_s
             body = {"error": "expired", "message": f"this URL has expired (url_ttl_s={ttl:g})"}
             return json_response(body, 403)
-        data = await state.images.get(record.render)
-        return Response(data, media_type=record.render.media_type)
+        data = await state.images.get(record.payload)
+        return Response(data, media_type=record.payload.media_type)
 
     app.add_route("/volcv/v1", volcv, methods=["POST"])
     app.add_route("/", upstream, methods=["POST"])

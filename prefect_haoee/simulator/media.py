@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import secrets
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from prefect_haoee.simulator.clock import SimClock
+from prefect_haoee.simulator.files import FileStore
 
 MediaFormat = Literal["mp4", "mp3", "wav"]
 MEDIA_TYPES: dict[str, str] = {"mp4": "video/mp4", "mp3": "audio/mpeg", "wav": "audio/wav"}
@@ -32,7 +32,6 @@ MP3_FRAME_BYTES = 144  # 144 * 32000 / 32000
 MP3_FRAME_SECONDS = 1152 / 32000
 WAV_RATE = 8000
 MAX_DURATION_S = 600.0
-FileState = Literal["ok", "expired", "not_found"]
 
 
 @dataclass(frozen=True)
@@ -112,41 +111,6 @@ def render_media(spec: MediaSpec) -> bytes:
     return wav_bytes(spec.content_key, duration)
 
 
-@dataclass
-class MediaRecord:
-    spec: MediaSpec
-    created: float
-    forced_expired: bool = False
-
-
-class MediaStore:
-    """Expiring ``/files/media/{id}.{ext}`` links (like the image ``FileStore``)."""
-
-    def __init__(self, clock: SimClock, url_ttl_s: float) -> None:
-        self._clock = clock
-        self._ttl = url_ttl_s
-        self._files: dict[str, MediaRecord] = {}
-        self._mints = 0
-        self.served = 0
-        self.expired_hits = 0
-
-    def mint(self, spec: MediaSpec, base_url: str, *, expired: bool = False) -> str:
-        """Register a file and return its absolute URL (``base_url`` ends with ``/``)."""
-        self._mints += 1
-        if self._mints % 1000 == 0:
-            edge = self._clock.monotonic() - 2 * self._ttl
-            for key in [k for k, r in self._files.items() if r.created < edge]:
-                del self._files[key]
-        file_id = secrets.token_hex(12)
-        self._files[file_id] = MediaRecord(spec, self._clock.monotonic(), expired)
-        return f"{base_url}files/media/{file_id}.{spec.extension}"
-
-    def lookup(self, name: str) -> tuple[FileState, MediaRecord | None]:
-        record = self._files.get(name.split(".", 1)[0])
-        if record is None:
-            return "not_found", None
-        if record.forced_expired or self._clock.monotonic() - record.created > self._ttl:
-            self.expired_hits += 1
-            return "expired", record
-        self.served += 1
-        return "ok", record
+def media_store(clock: SimClock, url_ttl_s: float) -> FileStore[MediaSpec]:
+    """Expiring ``/files/media/{id}.{ext}`` links (the image store's type)."""
+    return FileStore(clock, url_ttl_s, path="files/media/")

@@ -35,7 +35,7 @@ class SimState:
         self.limiter = Limiter(self.clock, qps=config.qps, concurrency=config.concurrency)
         self.ledger = Ledger()
         self.tasks = TaskStore(self.clock, task_ttl_s=config.task_ttl_s, seed=seed)
-        self.files = FileStore(self.clock, config.url_ttl_s)
+        self.files: FileStore[RenderSpec] = FileStore(self.clock, config.url_ttl_s)
         self.images = ImageCache(config.image_cache_mb * 1024 * 1024)
         self._latency = random.Random(f"{seed}/latency")
         self._seeds = random.Random(f"{seed}/seeds")

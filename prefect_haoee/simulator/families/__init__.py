@@ -55,7 +55,7 @@ def register_families(app: Starlette, holder: dict[str, SimState]) -> None:
             ttl = box.get().sim.config.url_ttl_s
             body = {"error": "expired", "message": f"this URL has expired (url_ttl_s={ttl:g})"}
             return json_response(body, 403)
-        return Response(render_media(record.spec), media_type=record.spec.media_type)
+        return Response(render_media(record.payload), media_type=record.payload.media_type)
 
     async def fault_script(request: Request) -> Response:
         try:

@@ -52,7 +52,7 @@ from prefect_haoee.simulator.faults import (
 )
 from prefect_haoee.simulator.images import RenderSpec
 from prefect_haoee.simulator.ledger import LedgerEntry, body_seed
-from prefect_haoee.simulator.media import MediaSpec, MediaStore
+from prefect_haoee.simulator.media import MediaSpec, media_store
 from prefect_haoee.simulator.state import SimState
 
 logger = logging.getLogger("prefect_haoee.simulator")
@@ -227,7 +227,7 @@ class FamilyState:
         self.sim = sim
         self.faults = FamilyFaultPlan(sim.config)
         self.jobs = JobStore(sim)
-        self.media = MediaStore(sim.clock, sim.config.url_ttl_s)
+        self.media = media_store(sim.clock, sim.config.url_ttl_s)
         self._ids = random.Random(f"{sim.config.seed}/family_ids")
 
     def new_hex(self, length: int = 32) -> str:
