@@ -95,7 +95,8 @@ def read_regular_file(
             raise CampaignFileError(f"{label} is {kind}, not a regular file")
         if info.st_size > max_bytes:
             raise CampaignFileError(_too_big(label, max_bytes, info.st_size))
-        os.set_blocking(fd, True)
+        if hasattr(os, "O_NONBLOCK"):  # POSIX: a regular file, read it normally
+            os.set_blocking(fd, True)
         chunks: list[bytes] = []
         size = 0
         while size <= max_bytes:
