@@ -12,6 +12,8 @@ from pathlib import Path
 
 from prefect_haoee.campaigns.build import derive_seed
 from prefect_haoee.campaigns.errors import BudgetExceededError, CampaignError, Problem
+from prefect_haoee.campaigns.files import CampaignFileError, read_campaign_file
+from prefect_haoee.campaigns.limits import CampaignLimits
 from prefect_haoee.campaigns.loader import load_campaign, parse_campaign
 from prefect_haoee.campaigns.plan import Plan, WorkItem, expand, make_plan
 from prefect_haoee.campaigns.pricing import (
@@ -45,6 +47,8 @@ __all__ = [
     "BudgetSpec",
     "Campaign",
     "CampaignError",
+    "CampaignFileError",
+    "CampaignLimits",
     "CsvPromptSource",
     "OutputSpec",
     "Plan",
@@ -60,4 +64,5 @@ __all__ = [
     "make_plan",
     "parse_campaign",
     "price_for",
+    "read_campaign_file",
 ]

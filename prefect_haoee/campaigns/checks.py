@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect_haoee.campaigns.errors import close_matches, located_error
+from prefect_haoee.campaigns.limits import MAX_INLINE_IMAGE_BYTES, MAX_INLINE_IMAGE_CHARS
 from prefect_haoee.campaigns.models import EXAMPLES, resolve_model
 from prefect_haoee.client.catalog import CATALOG, Mode
 
@@ -64,9 +65,58 @@ def check_name(value: str) -> str:
 def check_prompt_id(value: str) -> str:
     if not PROMPT_ID_RE.match(value):
         raise ValueError(
-            f"prompt id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', got {value!r}"
+            "prompt id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', "
+            f"got {short_repr(value)}"
         )
     return value
+
+
+def short_repr(value: str, limit: int = 70) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (file text is never echoed whole)."""
+    return repr(value) if len(value) <= limit else repr(value[: limit - 1] + "…")
+
+
+def check_key_prefix(value: str, what: str) -> str:
+    """An S3 key prefix that stays under the bucket root: no leading ``/``, no empty, ``.``
+    or ``..`` segment (one trailing ``/`` is allowed), no control character. Checked on the
+    template and on every rendered prefix."""
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError(f"{what} {short_repr(value)} has a control character")
+    if value.startswith("/"):
+        raise ValueError(f"{what} {short_repr(value)} has a leading '/': keys are relative")
+    for segment in value.removesuffix("/").split("/"):
+        if segment in (".", ".."):
+            raise ValueError(
+                f"{what} {short_repr(value)} has a {segment!r} segment: keys must stay "
+                "under the bucket root and name one place"
+            )
+        if not segment:
+            raise ValueError(f"{what} {short_repr(value)} has an empty segment ('//')")
+    return value
+
+
+def check_inline_images(value: Any) -> Any:
+    """Each ``binary_data_base64`` string at most the gateway's documented 4.7 MB per input
+    image (by length, before anything is decoded)."""
+    if not isinstance(value, list):
+        return value
+    too_big = [
+        ((index,), _inline_image_message(len(item)))
+        for index, item in enumerate(value)
+        if isinstance(item, str) and len(item) > MAX_INLINE_IMAGE_CHARS
+    ]
+    if too_big:
+        raise located_error("binary_data_base64", too_big)
+    return value
+
+
+def _inline_image_message(chars: int) -> str:
+    megabytes = chars * 3 / 4 / 1_000_000
+    limit = MAX_INLINE_IMAGE_BYTES / 1_000_000
+    return (
+        f"an inline image of {chars:,} base64 characters (about {megabytes:.1f} MB) is above "
+        f"the gateway's {limit:.1f} MB per input image; give it as image_urls"
+    )
 
 
 def check_bucket(value: str) -> str:

@@ -3,19 +3,22 @@
 Every problem found is collected and raised as one :class:`CampaignError` whose lines read
 ``FILE: PATH: MESSAGE``. Checks run in three passes, each reporting all it finds:
 
-1. the YAML itself (syntax, with line and column; duplicate keys);
+1. the YAML itself (size, syntax with line and column, nesting depth, duplicate keys);
 2. the campaign structure (unknown keys, names, bucket, placeholders, ids, models, modes);
-   then each ``from_csv`` file (missing file, header, columns, rows, duplicate ids);
+   then the number of work items, counted before any is built (``budget.max_images`` and
+   ``HAOEE_CAMPAIGN_MAX_ITEMS``), CSV rows included; then each ``from_csv`` file (inside
+   the allowed directories, a regular file under the size cap, header, columns, rows,
+   duplicate ids);
 3. each item's request against its model (ranges such as ``prompts[3].params.width``,
    image counts, base64) - only once passes 1 and 2 are clean.
 
-Nothing here calls the network.
+Campaign files are untrusted (:mod:`prefect_haoee.campaigns.limits` has the caps,
+:mod:`prefect_haoee.campaigns.files` the safe reading). Nothing here calls the network.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from prefect_haoee.campaigns.checks import RESERVED_PARAMS
+from prefect_haoee.campaigns.csv_source import CsvText, csv_prompt_rows, read_csv_text
 from prefect_haoee.campaigns.errors import (
     CSV_TAG,
     PROMPT_TAG,
@@ -35,6 +39,9 @@ from prefect_haoee.campaigns.errors import (
     locate_origin,
     validation_problems,
 )
+from prefect_haoee.campaigns.files import CampaignFileError, read_regular_file
+from prefect_haoee.campaigns.item_count import check_item_count
+from prefect_haoee.campaigns.limits import CampaignLimits
 from prefect_haoee.campaigns.plan import expand
 from prefect_haoee.campaigns.spec import (
     BudgetSpec,
@@ -46,7 +53,6 @@ from prefect_haoee.campaigns.spec import (
 )
 from prefect_haoee.client.requests import REQUEST_CLASSES
 
-CSV_COLUMNS = ("id", "prompt", "model")
 _MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
     (): Campaign,
     ("prompts", PROMPT_TAG): PromptSpec,
@@ -61,11 +67,13 @@ _PARAM_NAMES = (
     - frozenset(PromptSpec.model_fields)
     - frozenset(RESERVED_PARAMS)
 )
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when present: fast, and it refuses nesting deeper than 1,000 levels."""
 
 Origin = tuple[str, str]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
     """``yaml.safe_load`` that also records duplicate mapping keys (YAML keeps the last)."""
 
     def __init__(self, stream: str) -> None:
@@ -82,24 +90,60 @@ class _Loader(yaml.SafeLoader):
                 mark = key_node.start_mark
                 self.duplicates.append((str(key), mark.line + 1, mark.column + 1))
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return result
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Read, validate and resolve the campaign file at ``path``."""
+def load_campaign(
+    path: str | Path,
+    *,
+    allowed_roots: Sequence[Path] = (),
+    limits: CampaignLimits | None = None,
+) -> Campaign:
+    """Read, validate and resolve the campaign file at ``path``.
+
+    Files it names (``from_csv``) must lie in its directory, in one of ``allowed_roots`` or
+    in one of ``HAOEE_CAMPAIGN_FILE_ROOTS``; ``limits`` defaults to ``CampaignLimits()``.
+    """
+    limits = limits or CampaignLimits()
     path = Path(path)
+    text = read_campaign_text(path, limits)
+    return parse_campaign(
+        read_yaml(text, str(path)),
+        str(path),
+        path.parent,
+        allowed_roots=allowed_roots,
+        limits=limits,
+    )
+
+
+def read_campaign_text(path: Path, limits: CampaignLimits | None = None) -> str:
+    """The text of a campaign file: a regular file under the size cap, UTF-8."""
+    limits = limits or CampaignLimits()
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        real = path.resolve(strict=True)
+        data = read_regular_file(
+            real, max_bytes=limits.max_file_bytes, what="campaign file", name=path
+        )
     except FileNotFoundError:
         raise CampaignError([Problem(source, "(file)", "campaign file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CampaignError([Problem(source, "(file)", f"cannot read: {exc}")]) from None
-    return parse_campaign(read_yaml(text, source), source, path.parent)
+    except (OSError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "symlink loop"
+        raise CampaignError([Problem(source, "(file)", f"cannot read: {reason}")]) from None
+    except CampaignFileError as exc:
+        message = f"{exc} (HAOEE_CAMPAIGN_MAX_FILE_BYTES)" if "limit" in str(exc) else str(exc)
+        raise CampaignError([Problem(source, "(file)", message)]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the campaign file is not UTF-8 text (byte {exc.start})"
+        raise CampaignError([Problem(source, "(file)", message)]) from None
 
 
 def read_yaml(text: str, source: str) -> Any:
-    """Parse YAML (safe types only); syntax errors and duplicate keys raise ``CampaignError``."""
+    """Parse YAML (safe types only); syntax errors, nesting deeper than the parser allows
+    and duplicate keys raise ``CampaignError``."""
     loader = _Loader(text)
     try:
         data = loader.get_single_data()
@@ -110,6 +154,9 @@ def read_yaml(text: str, source: str) -> Any:
         raise CampaignError([Problem(source, where, f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
         raise CampaignError([Problem(source, "(file)", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        message = "the YAML is nested too deeply to be read"
+        raise CampaignError([Problem(source, "(file)", message)]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
@@ -122,9 +169,27 @@ def read_yaml(text: str, source: str) -> Any:
     return data
 
 
-def parse_campaign(data: Any, source: str, base_dir: Path) -> Campaign:
+def parse_campaign(
+    data: Any,
+    source: str,
+    base_dir: Path,
+    *,
+    allowed_roots: Sequence[Path] = (),
+    limits: CampaignLimits | None = None,
+) -> Campaign:
     """Validate parsed YAML ``data`` (``source`` names it in problems; ``from_csv`` paths
-    are relative to ``base_dir``), resolve CSV prompts and check every request."""
+    are relative to ``base_dir`` and must lie in it or in ``allowed_roots``), resolve CSV
+    prompts and check every request."""
+    try:
+        return _parse(data, source, base_dir, tuple(allowed_roots), limits or CampaignLimits())
+    except RecursionError:
+        message = "the campaign is nested too deeply to be checked"
+        raise CampaignError([Problem(source, "(file)", message)]) from None
+
+
+def _parse(
+    data: Any, source: str, base_dir: Path, allowed_roots: tuple[Path, ...], limits: CampaignLimits
+) -> Campaign:
     if data is None:
         raise CampaignError([Problem(source, "(file)", "the campaign file is empty")])
     if not isinstance(data, dict):
@@ -132,26 +197,35 @@ def parse_campaign(data: Any, source: str, base_dir: Path) -> Campaign:
         raise CampaignError(
             [Problem(source, "(top level)", f"a campaign is a mapping of keys, got {kind}")]
         )
+    raw_prompts = data.get("prompts")
+    if isinstance(raw_prompts, list) and len(raw_prompts) > limits.max_items:
+        message = f"{len(raw_prompts):,} prompts, above the limit of {limits.max_items:,} items"
+        raise CampaignError([Problem(source, "prompts", message)])
     try:
         draft = Campaign.model_validate(data)
     except ValidationError as exc:
         found = validation_problems(exc, source, _allowed_keys, _PARAM_NAMES)
         raise CampaignError(found) from None
 
-    raw_prompts: list[Any] = list(data["prompts"])
+    csv_texts, problems = _read_csv_sources(draft, source, base_dir, allowed_roots, limits)
+    if problems:
+        raise CampaignError(problems)
+    check_item_count(draft, {i: t.records for i, t in csv_texts.items()}, limits.max_items)
+
     entries: list[Any] = []
     origins: list[Origin] = []
-    problems: list[Problem] = []
     for index, entry in enumerate(draft.prompts):
         if isinstance(entry, PromptSpec):
-            entries.append(raw_prompts[index])
+            entries.append(raw_prompts[index])  # type: ignore[index]
             origins.append((source, f"prompts[{index}]"))
             continue
-        rows, csv_problems = read_csv_prompts(entry.from_csv, base_dir, source, index)
+        at = format_loc(("prompts", index, "from_csv"))
+        rows, csv_problems = csv_prompt_rows(csv_texts[index], source, at)
         problems.extend(csv_problems)
         for row_origin, row in rows:
             entries.append(row)
             origins.append(row_origin)
+    del csv_texts
     problems.extend(_duplicate_ids(entries, origins))
     if problems:
         raise CampaignError(problems)
@@ -161,65 +235,43 @@ def parse_campaign(data: Any, source: str, base_dir: Path) -> Campaign:
     except ValidationError as exc:
         raise CampaignError(_resolved_problems(exc, source, origins)) from None
     campaign = campaign.with_source(source, tuple(origins))
-    expand(campaign, date.today())  # raises CampaignError for invalid requests
+    expand(campaign, date.today(), max_items=limits.max_items)  # CampaignError if invalid
     return campaign
 
 
-def read_csv_prompts(
-    relpath: str, base_dir: Path, source: str, index: int
-) -> tuple[list[tuple[Origin, dict[str, str]]], list[Problem]]:
-    """Rows of a ``from_csv`` file as prompt dicts with their origins, and its problems.
-
-    Rows are named by their line number in the file (the header is row 1).
-    """
-    at = format_loc(("prompts", index, "from_csv"))
-    path = base_dir / relpath
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        return [], [Problem(source, at, f"CSV file not found: {path}")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(source, at, f"cannot read CSV file {path}: {exc}")]
-    file = str(path)
-    reader = csv.reader(text.splitlines())
-    header = [cell.strip() for cell in next(reader, [])]
+def _read_csv_sources(
+    draft: Campaign,
+    source: str,
+    base_dir: Path,
+    allowed_roots: tuple[Path, ...],
+    limits: CampaignLimits,
+) -> tuple[dict[int, CsvText], list[Problem]]:
+    """Each ``from_csv`` file read and counted (not parsed into rows yet). All of them
+    together stay under ``max_file_bytes``."""
+    roots = limits.roots_for(base_dir, allowed_roots)
+    budget = limits.max_file_bytes
+    texts: dict[int, CsvText] = {}
     problems: list[Problem] = []
-    missing = [name for name in ("id", "prompt") if name not in header]
-    if missing:
-        found = ",".join(header) or "nothing"
-        message = f"header row required: id,prompt[,model] (found {found!r})"
-        return [], [Problem(file, "row 1", message)]
-    for column in header:
-        if column not in CSV_COLUMNS:
-            message = f"unknown column {column!r} (allowed: id, prompt, model)"
-            problems.append(Problem(file, f"row 1, column {column}", message))
-    if len(set(header)) != len(header):
-        problems.append(Problem(file, "row 1", "a column is named twice in the header"))
-    rows: list[tuple[Origin, dict[str, str]]] = []
-    for cells in reader:
-        label = f"row {reader.line_num}"
-        if not any(cell.strip() for cell in cells):
+    for index, entry in enumerate(draft.prompts):
+        if not isinstance(entry, CsvPromptSource):
             continue
-        if len(cells) != len(header):
-            message = f"expected {len(header)} cells like the header, got {len(cells)}"
-            problems.append(Problem(file, label, message))
+        at = format_loc(("prompts", index, "from_csv"))
+        if budget <= 0:
+            message = (
+                f"the CSV files of this campaign are above {limits.max_file_bytes:,} bytes "
+                "together (HAOEE_CAMPAIGN_MAX_FILE_BYTES)"
+            )
+            problems.append(Problem(source, at, message))
+            break
+        text, problem = read_csv_text(
+            entry.from_csv, base_dir=base_dir, roots=roots, max_bytes=budget
+        )
+        if text is None:
+            problems.append(Problem(source, at, problem or "cannot read the CSV file"))
             continue
-        row = {
-            name: cell.strip()
-            for name, cell in zip(header, cells, strict=True)
-            if name in CSV_COLUMNS and not (name == "model" and not cell.strip())
-        }
-        try:
-            PromptSpec.model_validate(row)
-        except ValidationError as exc:
-            for error in exc.errors():
-                where = locate_origin((file, label), clean_loc(error["loc"]))
-                problems.append(Problem(*where, error_message(error)))
-            continue
-        rows.append(((file, label), row))
-    if not rows and not problems:
-        problems.append(Problem(source, at, f"CSV file {path} has no prompt rows"))
-    return rows, problems
+        budget -= text.size
+        texts[index] = text
+    return texts, problems
 
 
 def _duplicate_ids(entries: list[Any], origins: list[Origin]) -> list[Problem]:

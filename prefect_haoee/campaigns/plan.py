@@ -15,7 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from prefect_haoee.campaigns.build import build_request, item_seed, prompt_problems
+from prefect_haoee.campaigns.checks import check_key_prefix
 from prefect_haoee.campaigns.errors import BudgetExceededError, CampaignError, Problem
+from prefect_haoee.campaigns.item_count import check_item_count, max_images_message
+from prefect_haoee.campaigns.limits import CampaignLimits
 from prefect_haoee.campaigns.models import Kind, resolve_model
 from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_guessed, price_for
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
@@ -73,8 +76,14 @@ class WorkItem(BaseModel):
         }
 
 
-def expand(campaign: Campaign, run_date: date) -> list[WorkItem]:
-    """Every prompt x variant as a work item; all problems raise one ``CampaignError``."""
+def expand(campaign: Campaign, run_date: date, *, max_items: int | None = None) -> list[WorkItem]:
+    """Every prompt x variant as a work item; all problems raise one ``CampaignError``.
+
+    The items are counted first: above ``max_items`` (default ``HAOEE_CAMPAIGN_MAX_ITEMS``)
+    nothing is built (:mod:`prefect_haoee.campaigns.item_count`).
+    """
+    cap = CampaignLimits().max_items if max_items is None else max_items
+    check_item_count(campaign, None, cap, with_budget=False)  # the budget is the plan's
     problems: list[Problem] = []
     items: list[WorkItem] = []
     stems: dict[str, str] = {}
@@ -126,6 +135,10 @@ def _item(
     if request is None:
         return None, problems
     prefix = campaign.output.render_prefix(campaign.name, run_date, prompt.id, variant)
+    try:
+        check_key_prefix(prefix, f"output prefix of {prompt.id!r} variant {variant}")
+    except ValueError as exc:
+        return None, [Problem(campaign.source, "output.prefix", str(exc))]
     request_hash = request.request_hash
     cacheable = request.is_deterministic
     stem = f"{prefix}/{request_hash}"
@@ -214,8 +227,7 @@ class Plan(BaseModel):
                 Problem(
                     source,
                     "budget.max_images",
-                    f"the plan has {self.total} images (prompts x variants), above "
-                    f"max_images {budget.max_images}; raise the budget or drop prompts/variants",
+                    max_images_message(self.total, budget.max_images),
                 )
             )
         if budget.max_cost is not None and self.cost > budget.max_cost:

@@ -71,6 +71,11 @@ class PromptSpec(_Strict):
     def _check_id(cls, value: str) -> str:
         return checks.check_prompt_id(value)
 
+    @field_validator("binary_data_base64", mode="before")
+    @classmethod
+    def _check_inline_images(cls, value: Any) -> Any:
+        return checks.check_inline_images(value)
+
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str | None) -> str | None:
@@ -132,7 +137,7 @@ class OutputSpec(_Strict):
         checks.check_template(value, checks.PREFIX_PLACEHOLDERS, "output prefix")
         if not value.strip("/"):
             raise ValueError("output prefix is empty")
-        return value
+        return checks.check_key_prefix(value, "output prefix")
 
     def render_prefix(self, name: str, run_date: date, prompt_id: str, variant: int) -> str:
         """The prefix of one item, without leading or trailing ``/``."""
@@ -163,7 +168,7 @@ class BudgetSpec(_Strict):
     """Refuse to start above these (images counted over all items, cost over paid calls)."""
 
     max_images: int | None = Field(default=None, ge=1)
-    max_cost: float | None = Field(default=None, ge=0, description="CNY")
+    max_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="CNY")
 
 
 class ScheduleSpec(_Strict):
@@ -205,8 +210,8 @@ class Campaign(_Strict):
     output: OutputSpec
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     concurrency: int = Field(default=5, ge=1, le=64)
-    qps: float = Field(default=10.0, gt=0)
-    prices: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    qps: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
     seed_salt: str = Field(default="", description="Mixed into derived seeds; may hold {date}")
     schedule: ScheduleSpec | None = None
 

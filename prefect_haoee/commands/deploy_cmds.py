@@ -66,7 +66,7 @@ def scan_campaigns(directory: Path) -> CampaignScan:
     Raises ``CampaignError`` with every problem of every file (and for a missing directory,
     no campaign file, or two files with one campaign name).
     """
-    from prefect_haoee.campaigns.loader import parse_campaign, read_yaml
+    from prefect_haoee.campaigns.loader import parse_campaign, read_campaign_text, read_yaml
 
     source = str(directory)
     if not directory.is_dir():
@@ -77,7 +77,7 @@ def scan_campaigns(directory: Path) -> CampaignScan:
         if path.suffix.lower() not in CAMPAIGN_SUFFIXES or not path.is_file():
             continue
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_campaign_text(path)  # a regular file under the size cap
             if not _looks_like_campaign(text):
                 scan.skipped.append(path)
                 continue

@@ -247,7 +247,7 @@ def test_default_prefix_and_object_stem() -> None:
 
 
 def test_per_item_prefix() -> None:
-    campaign = make({"output.prefix": "/out/{name}/{prompt_id}/v{variant}/"})
+    campaign = make({"output.prefix": "out/{name}/{prompt_id}/v{variant}/"})
     items = by_label(expand(campaign, DAY))
     assert items["keep-face-v2"].prefix == "out/spring-launch/keep-face/v2"
     assert campaign.output.per_item

@@ -144,7 +144,7 @@ def test_bad_prefixes(prefix: str, fragment: str) -> None:
 
 
 def test_prefix_rendering() -> None:
-    output = OutputSpec(bucket="abc", prefix="/c/{name}/{date}/{prompt_id}-{variant}/")
+    output = OutputSpec(bucket="abc", prefix="c/{name}/{date}/{prompt_id}-{variant}/")
     assert output.render_prefix("n", date(2025, 1, 2), "p", 3) == "c/n/2025-01-02/p-3"
     assert output.per_item
     assert output.common_prefix("n", date(2025, 1, 2)) == "c/n/2025-01-02"
