@@ -37,6 +37,7 @@ from prefect_haoee.tasks.storage import (
     full_key,
     head_object,
     put_image,
+    s3_client,
 )
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -148,12 +149,14 @@ async def stream_media(
                 }
             )
             spool.seek(0)
+            # boto3's managed upload (multipart for big files), at the key every other
+            # read and write uses: not the block's method, which joins its folder its own way.
             await anyio.to_thread.run_sync(
-                lambda: bucket.upload_from_file_object(
+                lambda: s3_client(bucket).upload_fileobj(
                     cast(BinaryIO, spool),
-                    key,
+                    bucket.bucket_name,
+                    full_key(bucket, key),
                     ExtraArgs={"ContentType": media.content_type, "Metadata": meta},
-                    _sync=True,  # type: ignore[arg-type]
                 )
             )
     return media, full_key(bucket, key)
