@@ -27,7 +27,12 @@ from prefect_haoee.client.media import DownloadedMedia
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.produce import default_stem
 from prefect_haoee.tasks.records import ImageRecord, StepTimings
-from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.retry_rules import (
+    PAID_RETRIES,
+    PAID_RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_if_retryable,
+)
 from prefect_haoee.tasks.s3_ledger import stored_record
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
@@ -209,6 +214,7 @@ def resolve_family_mode(request: FamilyRequest, mode: str) -> Mode:
     persist_result=True,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )

@@ -19,7 +19,12 @@ from prefect_aws.s3 import S3Bucket
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
 from prefect_haoee.client.download import download_image as fetch_image
 from prefect_haoee.tasks.records import StoredObject
-from prefect_haoee.tasks.retry_rules import FREE_RETRIES, FREE_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.retry_rules import (
+    FREE_RETRIES,
+    FREE_RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_if_retryable,
+)
 
 META_SHA256 = "sha256"
 META_REQUEST_HASH = "request-hash"
@@ -153,6 +158,7 @@ def put_image(
     persist_result=False,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )
@@ -168,6 +174,7 @@ def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Downloade
     persist_result=True,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )
