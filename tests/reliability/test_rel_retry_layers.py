@@ -205,3 +205,26 @@ def test_the_resend_setting_holds_across_task_retries(
     assert (paid["nonjson"], paid["drop"], paid["lying"]) == (1, 1, 1), paid
     assert (paid["noimage"], paid["notask"], paid["wait"]) == (1, 1, 1), paid
     assert seconds < 60, seconds
+
+
+def test_retries_are_jittered_at_both_layers() -> None:
+    """13.13: task retries carry ``retry_jitter_factor``; the client's Retry-After wait
+    gets a small jitter; the RetryPolicy docstring names the jitter the code draws."""
+    import random
+
+    from prefect_haoee.client.errors import RateLimitedError
+    from prefect_haoee.client.retry import RetryPolicy
+    from prefect_haoee.tasks import produce_image
+    from prefect_haoee.tasks.media import produce_media
+    from prefect_haoee.tasks.storage import download_image, upload_image_to_s3
+
+    for task in (produce_image, produce_media, download_image, upload_image_to_s3):
+        assert task.retries and (task.retry_jitter_factor or 0) > 0, task.name
+    policy = RetryPolicy(rng=random.Random(3))
+    error = RateLimitedError("slow down")
+    error.retry_after = 1.0
+    waits = [policy.delay(error, 1) for _ in range(20)]
+    assert all(1.0 <= w <= 1.1 for w in waits) and len(set(waits)) > 10
+    doc = RetryPolicy.__doc__ or ""
+    assert "full jitter" not in doc and "equal* jitter" in doc
+    assert "[c/2, c]" in doc
