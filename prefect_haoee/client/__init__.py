@@ -20,6 +20,7 @@ from prefect_haoee.client.errors import (
     TaskNotFoundError,
     TaskTimeoutError,
     TransportError,
+    UnusableAnswerError,
 )
 from prefect_haoee.client.families import (
     ImageEditRequest,
@@ -80,6 +81,7 @@ __all__ = [
     "TaskResult",
     "TaskTimeoutError",
     "TransportError",
+    "UnusableAnswerError",
     "VisualRequest",
     "adownload_media",
     "download_media",

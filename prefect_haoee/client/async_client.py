@@ -91,6 +91,7 @@ class AsyncHaoeeClient(ClientBase):
         backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
         attempt = 0
+        sent = 0  # attempts that may have reached the gateway
         while True:
             attempt += 1
             if self._limiter is not None:
@@ -99,26 +100,21 @@ class AsyncHaoeeClient(ClientBase):
             try:
                 result = await attempt_once()
             except httpx.HTTPError as exc:
-                error: HaoeeError = transport_error(exc, self._secret)
+                error: HaoeeError = transport_error(exc, self._scrub)
             except HaoeeError as exc:
                 error = exc
             else:
                 logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
                 return result
-            if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(
-                error, paid
-            ):
-                raise error
-            delay = self.retry_policy.delay(error, attempt)
-            self._log_retry_as(label, error, attempt, delay)
-            await self._sleep(delay)
+            sent += self._may_have_reached(error)
+            await self._sleep(self._give_up_or_wait(label, error, attempt, sent, paid))
 
     async def _send(self, call: Call) -> Envelope:
         async def once() -> Envelope:
             response = await self._http.post(
                 VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
             )
-            return parse_envelope(response, self._secret)
+            return parse_envelope(response, self._scrub)
 
         label = f"{call.action} {call.body.get('req_key')}"
         return await self._with_retries(label, once, paid=call.action in PAID_ACTIONS)
@@ -135,7 +131,7 @@ class AsyncHaoeeClient(ClientBase):
                 content=call.content,
                 headers=call.headers,
             )
-            return jobs.read_payload(response, call, self._secret)
+            return jobs.read_payload(response, call, self._scrub)
 
         return await self._with_retries(call.label, once, paid=paid)
 
@@ -143,14 +139,15 @@ class AsyncHaoeeClient(ClientBase):
         self, request: VisualRequest, *, model_name: str | None = None
     ) -> GeneratedImages:
         """Synchronous generation (``CVProcess``): a paid call."""
-        return self._images_or_raise(await self._send(process_call(request, model_name)))
+        env = await self._send(process_call(request, model_name))
+        return self._billed("CVProcess", lambda: self._images_or_raise(env))
 
     async def submit(
         self, request: VisualRequest, *, model_name: str | None = None
     ) -> SubmitResult:
         """Submit an async task (``CVSync2AsyncSubmitTask``): a paid call."""
         env = await self._send(submit_call(request, model_name))
-        return self._submit_result(request.req_key, env)
+        return self._billed("submit", lambda: self._submit_result(request.req_key, env))
 
     async def get_result(
         self,
@@ -205,12 +202,14 @@ class AsyncHaoeeClient(ClientBase):
 
     async def generate_images(self, request: FamilyRequest) -> GeneratedImages:
         """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid."""
-        return jobs.images_answer(await self._send_http(jobs.images_call(request), paid=True))
+        payload = await self._send_http(jobs.images_call(request), paid=True)
+        return self._billed("images", lambda: jobs.images_answer(payload))
 
     async def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
         """Submit an async job of any family (a paid call). ``webhook`` only for images."""
         call = jobs.submit_call(request, webhook=webhook)
-        return jobs.job_handle(request, await self._send_http(call, paid=True))
+        payload = await self._send_http(call, paid=True)
+        return self._billed(call.label, lambda: jobs.job_handle(request, payload))
 
     async def get_job(self, handle: JobHandle) -> JobState:
         """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""

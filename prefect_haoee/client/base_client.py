@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 
 from prefect_haoee.client.errors import (
     AuthenticationError,
     HaoeeError,
+    RateLimitedError,
     TaskExpiredError,
     TaskNotFoundError,
     TransportError,
+    UnusableAnswerError,
 )
 from prefect_haoee.client.protocol import Call
+from prefect_haoee.client.redact import Scrubber, make_scrubber
 from prefect_haoee.client.responses import (
     Envelope,
     GeneratedImages,
@@ -24,6 +29,8 @@ from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
 
 logger = logging.getLogger("prefect_haoee.client")
+
+_T = TypeVar("_T")
 
 
 class ClientBase:
@@ -41,9 +48,11 @@ class ClientBase:
             backoff_base=self.settings.backoff_base,
             backoff_max=self.settings.backoff_max,
             retry_after_max=self.settings.retry_after_max,
+            retry_after_limit=self.settings.retry_after_limit,
         )
         self.poll_policy = poll or PollPolicy()
-        self._secret = self.settings.api_key.get_secret_value()
+        # The key lives in the settings' SecretStr and inside this closure: never in vars().
+        self._scrub: Scrubber = make_scrubber(self.settings.api_key.get_secret_value())
 
     def _unanswered_paid(self, error: HaoeeError, paid: bool) -> bool:
         """True when a paid call's request reached the gateway but no answer came back, and
@@ -57,10 +66,61 @@ class ClientBase:
         )
 
     def _require_key(self) -> None:
-        if not self._secret.strip():
+        if not self.settings.api_key.get_secret_value().strip():
             raise AuthenticationError(
                 "no API key: set HAOEE_API_KEY or pass a HaoeeCredentials block"
             )
+
+    def _scrubbed(self, error: HaoeeError) -> HaoeeError:
+        """``error`` with the key (and Authorization/Bearer patterns) scrubbed from every
+        text it took from outside: the boundary every error of the client passes."""
+        error.message = self._scrub(error.message)
+        error.args = (error.message,)
+        if error.request_id is not None:
+            error.request_id = self._scrub(error.request_id)[:128]
+        return error
+
+    def _give_up_or_wait(
+        self, label: str, error: HaoeeError, attempt: int, sent: int, paid: bool
+    ) -> float:
+        """After a failed attempt: the wait before resending, or raise ``error`` (scrubbed;
+        for a paid call marked with ``paid_sends``, so that no task retry resends it)."""
+        error = self._scrubbed(error)
+        if paid:
+            error.paid_sends = sent
+        if self.retry_policy.waits_too_long(error):
+            assert isinstance(error, RateLimitedError) and error.retry_after is not None
+            error.message += (
+                f" (Retry-After {error.retry_after:.0f}s is over the "
+                f"{self.retry_policy.retry_after_limit:.0f}s limit: not waiting)"
+            )
+            error.args = (error.message,)
+            raise error
+        if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(error, paid):
+            raise error
+        delay = self.retry_policy.delay(error, attempt)
+        self._log_retry_as(label, error, attempt, delay)
+        return delay
+
+    @staticmethod
+    def _may_have_reached(error: HaoeeError) -> bool:
+        """False only for an attempt that certainly never reached the gateway."""
+        return not (isinstance(error, TransportError) and not error.request_sent)
+
+    def _billed(self, label: str, read: Callable[[], _T]) -> _T:
+        """Read a paid call's success answer; an unusable one (no image, no task id) is an
+        :class:`UnusableAnswerError`: billed, so never resent by anyone."""
+        try:
+            return read()
+        except TransportError as exc:
+            error = UnusableAnswerError(
+                f"{label} answered success (billed) but unusable: {exc.message}; not resent:"
+                " ask the gateway about this request id",
+                http_status=exc.http_status,
+                request_id=exc.request_id,
+            )
+            error.paid_sends = 1
+            raise self._scrubbed(error) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"

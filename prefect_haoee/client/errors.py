@@ -27,6 +27,12 @@ class HaoeeError(Exception):
 
     retryable: ClassVar[bool] = False
 
+    paid_sends: int = 0
+    """How often the client sent this *paid* call where the gateway may have seen it (every
+    attempt but connect errors) before it gave up; 0 for a free call or one never sent.
+    Above 0, the client has spent the call's ``HAOEE_MAX_ATTEMPTS`` budget (or the resend
+    setting stopped it): a Prefect task retry must not send it again (``tasks.retry_rules``)."""
+
     def __init__(
         self,
         message: str,
@@ -106,6 +112,18 @@ class TransportError(HaoeeError):
     """False when the request never reached the gateway (connect errors): always safe to
     resend. True when it may have been processed (read timeout, dropped answer): a paid
     call may then have been billed."""
+
+
+class UnusableAnswerError(TransportError):
+    """A paid call answered success (billed) but without what it must hold: a sync call
+    without an image, a submission without a task id.
+
+    Never resent, by the client or a task retry: the gateway has billed it, and the same
+    request would be billed again. The item fails once, naming the gateway's ``request_id``
+    for a human to take up with the gateway.
+    """
+
+    retryable = False
 
 
 class ContentRejectedError(HaoeeError):

@@ -21,6 +21,7 @@ from prefect_haoee.client.errors import (
     TransportError,
     error_for,
 )
+from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope
 from prefect_haoee.client.retry import parse_retry_after
@@ -112,18 +113,13 @@ def client_limits(settings: HaoeeSettings) -> httpx.Limits:
     )
 
 
-def scrub(text: str, secret: str) -> str:
-    """Remove the API key from any text that could reach a log or an exception."""
-    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
-
-
 # httpx errors raised before the request could reach the gateway.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-def transport_error(exc: httpx.HTTPError, secret: str) -> TransportError:
+def transport_error(exc: httpx.HTTPError, scrub: Scrubber) -> TransportError:
     kind = type(exc).__name__
-    error = TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind, secret))
+    error = TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind))
     error.request_sent = not isinstance(exc, NOT_SENT)
     return error
 
@@ -149,7 +145,7 @@ def _error_body_fields(payload: Any) -> tuple[int | None, str | None, str | None
     return None, None, None
 
 
-def parse_envelope(response: httpx.Response, secret: str) -> Envelope:
+def parse_envelope(response: httpx.Response, scrub: Scrubber) -> Envelope:
     """Read an answer: the envelope on success, else raise the mapped :class:`HaoeeError`.
 
     ``code != 10000`` is an error even with HTTP 200; error bodies of non-2xx answers are
@@ -171,7 +167,7 @@ def parse_envelope(response: httpx.Response, secret: str) -> Envelope:
             return env
     code, message, request_id = _error_body_fields(payload)
     if code is None and message is None:
-        snippet = scrub(response.text[:200], secret) if payload is None else "unexpected JSON"
+        snippet = scrub(response.text[:400])[:200] if payload is None else "unexpected JSON"
         text = f"gateway answered HTTP {status} with a body that is not its JSON: {snippet!r}"
         if status < 300 or status >= 500:
             return _raise(TransportError(text, http_status=status))
@@ -179,8 +175,8 @@ def parse_envelope(response: httpx.Response, secret: str) -> Envelope:
     err = error_for(
         http_status=status,
         code=code,
-        message=scrub(message or f"HTTP {status}", secret),
-        request_id=scrub(str(request_id), secret)[:128] if request_id is not None else None,
+        message=scrub((message or f"HTTP {status}")[:1000])[:500],
+        request_id=scrub(str(request_id))[:128] if request_id is not None else None,
         retry_after=retry_after,
     )
     if _task_finished(payload) and isinstance(err, (ServerError, InvalidRequestError)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://maas.haoee.com"
@@ -11,7 +11,10 @@ DEFAULT_BASE_URL = "https://maas.haoee.com"
 class HaoeeSettings(BaseSettings):
     """How to reach the gateway. The key is a ``SecretStr``: it never shows in a repr."""
 
-    model_config = SettingsConfigDict(env_prefix="HAOEE_", extra="ignore")
+    # hide_input_in_errors: a ValidationError never repeats a value (the key among them).
+    model_config = SettingsConfigDict(
+        env_prefix="HAOEE_", extra="ignore", hide_input_in_errors=True
+    )
 
     api_key: SecretStr = Field(default=SecretStr(""), description="Gateway API key")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="Gateway root URL")
@@ -37,6 +40,28 @@ class HaoeeSettings(BaseSettings):
         ),
     )
     retry_after_max: float = Field(default=60.0, ge=0, description="Cap on a honoured Retry-After")
+    retry_after_limit: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "A Retry-After longer than this (seconds) fails the call at once instead of "
+            "waiting (a Retry-After between retry_after_max and this waits retry_after_max)"
+        ),
+    )
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _clean_key(cls, value: SecretStr) -> SecretStr:
+        """Spaces and line ends around the key (a file read with its newline) are dropped;
+        whitespace or control characters inside it are an error that does not show it."""
+        key = value.get_secret_value()
+        stripped = key.strip()
+        if any(ch.isspace() or not ch.isprintable() for ch in stripped):
+            raise ValueError(
+                "the API key holds whitespace or control characters (key not shown); "
+                "check HAOEE_API_KEY"
+            )
+        return value if stripped == key else SecretStr(stripped)
 
     def authorization_header(self) -> str:
         key = self.api_key.get_secret_value()

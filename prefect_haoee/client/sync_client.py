@@ -88,6 +88,7 @@ class HaoeeClient(ClientBase):
         backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
         self._require_key()
         attempt = 0
+        sent = 0  # attempts that may have reached the gateway
         while True:
             attempt += 1
             if self._limiter is not None:
@@ -96,26 +97,21 @@ class HaoeeClient(ClientBase):
             try:
                 result = attempt_once()
             except httpx.HTTPError as exc:
-                error: HaoeeError = transport_error(exc, self._secret)
+                error: HaoeeError = transport_error(exc, self._scrub)
             except HaoeeError as exc:
                 error = exc
             else:
                 logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
                 return result
-            if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(
-                error, paid
-            ):
-                raise error
-            delay = self.retry_policy.delay(error, attempt)
-            self._log_retry_as(label, error, attempt, delay)
-            self._sleep(delay)
+            sent += self._may_have_reached(error)
+            self._sleep(self._give_up_or_wait(label, error, attempt, sent, paid))
 
     def _send(self, call: Call) -> Envelope:
         def once() -> Envelope:
             response = self._http.post(
                 VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
             )
-            return parse_envelope(response, self._secret)
+            return parse_envelope(response, self._scrub)
 
         label = f"{call.action} {call.body.get('req_key')}"
         return self._with_retries(label, once, paid=call.action in PAID_ACTIONS)
@@ -132,18 +128,19 @@ class HaoeeClient(ClientBase):
                 content=call.content,
                 headers=call.headers,
             )
-            return jobs.read_payload(response, call, self._secret)
+            return jobs.read_payload(response, call, self._scrub)
 
         return self._with_retries(call.label, once, paid=paid)
 
     def generate(self, request: VisualRequest, *, model_name: str | None = None) -> GeneratedImages:
         """Synchronous generation (``CVProcess``): a paid call."""
-        return self._images_or_raise(self._send(process_call(request, model_name)))
+        env = self._send(process_call(request, model_name))
+        return self._billed("CVProcess", lambda: self._images_or_raise(env))
 
     def submit(self, request: VisualRequest, *, model_name: str | None = None) -> SubmitResult:
         """Submit an async task (``CVSync2AsyncSubmitTask``): a paid call."""
         env = self._send(submit_call(request, model_name))
-        return self._submit_result(request.req_key, env)
+        return self._billed("submit", lambda: self._submit_result(request.req_key, env))
 
     def get_result(
         self,
@@ -202,13 +199,15 @@ class HaoeeClient(ClientBase):
         Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
         base64 images go to :meth:`download` as for the visual family.
         """
-        return jobs.images_answer(self._send_http(jobs.images_call(request), paid=True))
+        payload = self._send_http(jobs.images_call(request), paid=True)
+        return self._billed("images", lambda: jobs.images_answer(payload))
 
     def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
         """Submit an async job of any family (a paid call): images ``?async=true``, sora,
         MiniMax, Kling, suno. ``webhook`` only for images."""
         call = jobs.submit_call(request, webhook=webhook)
-        return jobs.job_handle(request, self._send_http(call, paid=True))
+        payload = self._send_http(call, paid=True)
+        return self._billed(call.label, lambda: jobs.job_handle(request, payload))
 
     def get_job(self, handle: JobHandle) -> JobState:
         """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""

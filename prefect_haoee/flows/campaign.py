@@ -46,7 +46,7 @@ from prefect_haoee.flows.result import CampaignResult, ItemOutcome
 from prefect_haoee.tasks import produce_image
 from prefect_haoee.tasks.media import produce_media
 from prefect_haoee.tasks.s3_ledger import stored_record
-from prefect_haoee.tasks.storage import list_stems
+from prefect_haoee.tasks.storage import full_key, list_stems
 
 _NAMED: dict[tuple[str, str], Campaign] = {}
 """Campaign files loaded to name a flow run, handed to that run's body (loaded once)."""
@@ -164,7 +164,7 @@ async def _stored_outcomes(plan: Plan, base: str, bucket: S3Bucket) -> dict[int,
             continue
         entry = known.get(item.request_hash)
         record = record_from_entry(entry, bucket.bucket_name) if entry else None
-        if record is None or not record.key.startswith(item.object_stem):
+        if record is None or not record.key.startswith(full_key(bucket, item.object_stem)):
             record = await anyio.to_thread.run_sync(
                 stored_record, item.request, bucket, item.object_stem
             )

@@ -29,6 +29,7 @@ from prefect_haoee.tasks.retry_rules import (
     FREE_RETRY_DELAYS,
     PAID_RETRIES,
     PAID_RETRY_DELAYS,
+    RETRY_JITTER,
     retry_if_retryable,
 )
 
@@ -73,6 +74,7 @@ def to_submitted(
     persist_result=True,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee", "haoee-paid"],
 )
@@ -95,6 +97,7 @@ def submit_generation(
     persist_result=True,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee", "haoee-paid"],
 )
@@ -116,6 +119,7 @@ def generate_image(
     persist_result=True,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )

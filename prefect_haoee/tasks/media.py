@@ -27,7 +27,12 @@ from prefect_haoee.client.media import DownloadedMedia
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.produce import default_stem
 from prefect_haoee.tasks.records import ImageRecord, StepTimings
-from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.retry_rules import (
+    PAID_RETRIES,
+    PAID_RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_if_retryable,
+)
 from prefect_haoee.tasks.s3_ledger import stored_record
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
@@ -37,6 +42,7 @@ from prefect_haoee.tasks.storage import (
     full_key,
     head_object,
     put_image,
+    s3_client,
 )
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -148,12 +154,14 @@ async def stream_media(
                 }
             )
             spool.seek(0)
+            # boto3's managed upload (multipart for big files), at the key every other
+            # read and write uses: not the block's method, which joins its folder its own way.
             await anyio.to_thread.run_sync(
-                lambda: bucket.upload_from_file_object(
+                lambda: s3_client(bucket).upload_fileobj(
                     cast(BinaryIO, spool),
-                    key,
+                    bucket.bucket_name,
+                    full_key(bucket, key),
                     ExtraArgs={"ContentType": media.content_type, "Metadata": meta},
-                    _sync=True,  # type: ignore[arg-type]
                 )
             )
     return media, full_key(bucket, key)
@@ -206,6 +214,7 @@ def resolve_family_mode(request: FamilyRequest, mode: str) -> Mode:
     persist_result=True,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )

@@ -27,7 +27,12 @@ from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.gateway import to_submitted
 from prefect_haoee.tasks.records import ImageRecord, StepTimings, SubmittedGeneration
-from prefect_haoee.tasks.retry_rules import PAID_RETRIES, PAID_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.retry_rules import (
+    PAID_RETRIES,
+    PAID_RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_if_retryable,
+)
 from prefect_haoee.tasks.s3_ledger import record_from_head
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
@@ -235,6 +240,7 @@ class ItemRun:
     persist_result=True,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )

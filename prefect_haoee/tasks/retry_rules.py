@@ -1,10 +1,25 @@
 """When a Prefect task retry can help, and when it cannot.
 
-The client already resends what a resend can fix (429, 5xx, transport errors) a bounded
-number of times. A Prefect retry sits above that for failures that outlast the client's
-budget (a gateway overloaded for a minute, S3 briefly unreachable). It never retries what
-would fail the same way again: moderation, authentication, invalid requests, bad images.
-Output moderation (50511/50519) is handled with a new seed by ``produce_image``, not here.
+The client already resends what a resend can fix (429, 5xx, transport errors), at most
+``HAOEE_MAX_ATTEMPTS`` times per call. A Prefect retry sits above that only for what the
+client never tried or does not cover: a paid call that never reached the gateway (connect
+errors on every attempt: the gateway unreachable for a moment), free calls (polling,
+downloads: re-running the item resumes from its committed paid step, so it pays nothing),
+S3 briefly unreachable, a lost worker.
+
+It never resends a paid call the client has given up on. Rule, over both layers: a paid
+request is sent at most ``HAOEE_MAX_ATTEMPTS`` times in one run. So an error that carries
+``paid_sends > 0`` (the client spent its budget on a paid call, or the resend setting
+``HAOEE_RESEND_UNANSWERED_PAID_CALLS=false`` stopped it after one unanswered send) is final
+for the run, as is an :class:`~prefect_haoee.client.errors.UnusableAnswerError` (a success
+answer, billed, without an image or task id: a human looks at its request id). The budget
+is not shared across task runs; the next *run* of the campaign (a new flow run) gets a new
+one. Nor does it retry what would fail the same way again: moderation, authentication,
+invalid requests, bad images. Output moderation (50511/50519) is handled with a new seed by
+``produce_image``, not here.
+
+Task retry delays get ``RETRY_JITTER`` (Prefect's ``retry_jitter_factor``), so items that
+failed together do not come back together.
 """
 
 from __future__ import annotations
@@ -25,6 +40,8 @@ PAID_RETRIES = 2
 PAID_RETRY_DELAYS: list[float] = [10.0, 60.0]
 FREE_RETRIES = 3
 FREE_RETRY_DELAYS: list[float] = [2.0, 10.0, 30.0]
+RETRY_JITTER = 0.5
+"""``retry_jitter_factor`` of every haoee task: a delay of d waits up to 1.5 d."""
 
 _S3_TRANSIENT = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
 _S3_RETRY_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503"}
@@ -37,7 +54,8 @@ def is_retryable(exc: BaseException | None) -> bool:
     if isinstance(exc, ContentRejectedError):
         return False
     if isinstance(exc, HaoeeError):
-        return exc.retryable
+        # A paid call the gateway may have seen: the client's budget is spent (see above).
+        return exc.retryable and exc.paid_sends == 0
     if isinstance(exc, _S3_TRANSIENT):
         return True
     if isinstance(exc, ClientError):

@@ -14,7 +14,7 @@ from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import META_SHA256, find_stored, head_object
+from prefect_haoee.tasks.storage import META_SHA256, find_stored, full_key, head_object
 
 AnyRequest = VisualRequest | FamilyRequest
 
@@ -26,7 +26,8 @@ def _int(value: str | None) -> int | None:
 def record_from_head(
     request: AnyRequest, mode: Mode, bucket: S3Bucket, key: str, head: dict[str, Any]
 ) -> ImageRecord:
-    """The record of the stored object ``key`` from its HEAD answer."""
+    """The record of the stored object ``key`` (relative to the block's folder, as
+    :func:`find_stored` answers) from its HEAD answer; the record holds the bucket key."""
     meta = head.get("Metadata", {})
     duration = meta.get("duration")
     if isinstance(request, FamilyRequest):
@@ -41,7 +42,7 @@ def record_from_head(
         mode=mode,
         seed=_int(meta.get("seed")) if meta.get("seed") else request.seed_value,
         bucket=bucket.bucket_name,
-        key=key,
+        key=full_key(bucket, key),
         sha256=meta.get(META_SHA256, ""),
         format=meta.get("format", ""),
         width=_int(meta.get("width")) or 0,

@@ -19,19 +19,38 @@ from prefect_aws.s3 import S3Bucket
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
 from prefect_haoee.client.download import download_image as fetch_image
 from prefect_haoee.tasks.records import StoredObject
-from prefect_haoee.tasks.retry_rules import FREE_RETRIES, FREE_RETRY_DELAYS, retry_if_retryable
+from prefect_haoee.tasks.retry_rules import (
+    FREE_RETRIES,
+    FREE_RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_if_retryable,
+)
 
 META_SHA256 = "sha256"
 META_REQUEST_HASH = "request-hash"
 
 
 def full_key(bucket: S3Bucket, key: str) -> str:
-    """The object key inside the bucket, with the block's ``bucket_folder`` in front."""
+    """The object's key in the bucket: the block's ``bucket_folder``, then ``key``.
+
+    The one key function of every write, read and record (images, video, audio, HEAD,
+    LIST, manifests). ``key`` is always relative to the folder, as the block's own methods
+    take it: a key that happens to start with the folder's name gets the folder in front
+    all the same (no guessing, so a prefix ``campaigns/...`` in a folder ``campaigns`` is
+    ``campaigns/campaigns/...`` for every caller). Slashes at either end are dropped: S3
+    keys never start with ``/`` here.
+    """
     folder = bucket.bucket_folder.strip("/")
     key = key.lstrip("/")
-    if folder and not key.startswith(folder + "/"):
-        return f"{folder}/{key}"
-    return key
+    return f"{folder}/{key}" if folder else key
+
+
+def relative_key(bucket: S3Bucket, stored: str) -> str:
+    """The inverse of :func:`full_key` for a key S3 listed (inside the block's folder)."""
+    folder = bucket.bucket_folder.strip("/")
+    if folder and stored.startswith(folder + "/"):
+        return stored[len(folder) + 1 :]
+    return stored
 
 
 def s3_client(bucket: S3Bucket) -> Any:
@@ -55,21 +74,23 @@ def head_object(bucket: S3Bucket, key: str) -> dict[str, Any] | None:
 
 
 def find_stored(bucket: S3Bucket, stem: str) -> str | None:
-    """The key of the object whose name is ``stem`` plus an extension, if one is stored."""
+    """The key (relative to the folder, as ``stem``) of the object named ``stem`` plus an
+    extension, if one is stored."""
     answer = s3_client(bucket).list_objects_v2(
         Bucket=bucket.bucket_name, Prefix=full_key(bucket, stem) + ".", MaxKeys=10
     )
     keys = sorted(item["Key"] for item in answer.get("Contents", []))
-    return keys[0] if keys else None
+    return relative_key(bucket, keys[0]) if keys else None
 
 
 def list_stems(bucket: S3Bucket, prefix: str) -> set[str]:
-    """Every stored key under ``prefix`` without its extension (one LIST per 1000 keys)."""
+    """Every stored key under ``prefix`` without its extension, relative to the block's
+    folder as plan stems are (one LIST per 1000 keys)."""
     paginator = s3_client(bucket).get_paginator("list_objects_v2")
     stems: set[str] = set()
     for page in paginator.paginate(Bucket=bucket.bucket_name, Prefix=full_key(bucket, prefix)):
         for item in page.get("Contents", []):
-            stems.add(item["Key"].rsplit(".", 1)[0])
+            stems.add(relative_key(bucket, item["Key"]).rsplit(".", 1)[0])
     return stems
 
 
@@ -137,6 +158,7 @@ def put_image(
     persist_result=False,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )
@@ -152,6 +174,7 @@ def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Downloade
     persist_result=True,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_retryable,
     tags=["haoee"],
 )

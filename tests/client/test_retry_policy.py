@@ -32,9 +32,13 @@ def test_retry_after_honoured_and_capped() -> None:
     policy = RetryPolicy(retry_after_max=5.0)
     err = RateLimitedError("slow down")
     err.retry_after = 2.0
-    assert policy.delay(err, 1) == 2.0
-    err.retry_after = 500.0
-    assert policy.delay(err, 1) == 5.0
+    delays = [policy.delay(err, 1) for _ in range(50)]
+    assert all(2.0 <= d <= 2.2 for d in delays) and len(set(delays)) > 1  # small jitter
+    err.retry_after = 100.0
+    assert 5.0 <= policy.delay(err, 1) <= 5.5
+    assert policy.should_retry(err, 1)
+    err.retry_after = 500.0  # over retry_after_limit (300 s): not waited, not retried
+    assert policy.waits_too_long(err) and not policy.should_retry(err, 1)
 
 
 def test_should_retry_is_bounded_and_respects_retryable() -> None:

@@ -24,6 +24,7 @@ from prefect_haoee.client import (
     HaoeeError,
     InvalidRequestError,
     PollPolicy,
+    RateLimitedError,
     ServerError,
     TaskExpiredError,
     TaskNotFoundError,
@@ -154,20 +155,32 @@ def test_429_retry_after_is_honoured_then_succeeds() -> None:
     )
     client, sleeps = make(rec)
     assert client.generate(ip_request()).count == 1
-    assert sleeps == [3.0, 1.0]
+    # Each Retry-After is waited, plus up to 10 % jitter.
+    assert all(w <= s <= 1.1 * w for s, w in zip(sleeps, [3.0, 1.0], strict=True)), sleeps
     assert len(rec.requests) == 3
 
 
 def test_retry_after_is_capped() -> None:
     rec = Recorder(
         [
-            json_response(429, envelope(code=50429), {"Retry-After": "3600"}),
+            json_response(429, envelope(code=50429), {"Retry-After": "120"}),
             json_response(200, envelope(data=IMG)),
         ]
     )
     client, sleeps = make(rec, retry_after_max=7.0)
     client.generate(ip_request())
-    assert sleeps == [7.0]
+    assert len(sleeps) == 1 and 7.0 <= sleeps[0] <= 7.7
+
+
+def test_a_retry_after_over_the_limit_fails_at_once() -> None:
+    """``Retry-After: 100000`` ends the call at once (no sleep, one request), final for
+    a task retry too (``paid_sends``)."""
+    rec = Recorder([json_response(429, envelope(code=50429), {"Retry-After": "100000"})])
+    client, sleeps = make(rec, retry_after_max=7.0, retry_after_limit=300.0)
+    with pytest.raises(RateLimitedError, match="over the 300s limit") as caught:
+        client.generate(ip_request())
+    assert sleeps == [] and len(rec.requests) == 1
+    assert caught.value.paid_sends == 1
 
 
 def test_attempts_are_bounded() -> None:

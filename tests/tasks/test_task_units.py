@@ -18,6 +18,7 @@ from prefect_haoee.client.errors import (
     TaskExpiredError,
     TaskTimeoutError,
     TransportError,
+    UnusableAnswerError,
 )
 from prefect_haoee.tasks.cache import RequestHashPolicy, step_key
 from prefect_haoee.tasks.locks import FlockLockManager
@@ -58,6 +59,19 @@ from prefect_haoee.tasks.retry_rules import is_retryable
 )
 def test_retry_rules(exc: BaseException | None, expected: bool) -> None:
     assert is_retryable(exc) is expected
+
+
+def test_a_paid_call_the_client_gave_up_on_is_final_for_task_retries() -> None:
+    """HAOEE_MAX_ATTEMPTS holds over both layers: the client spent the budget (or the
+    resend setting stopped it), so no task retry sends the paid call again."""
+    for error in (TransportError("dropped"), ServerError("x"), RateLimitedError("x")):
+        assert is_retryable(error)
+        error.paid_sends = 1
+        assert not is_retryable(error)
+    never_sent = TransportError("refused")
+    never_sent.request_sent = False
+    assert is_retryable(never_sent)  # paid_sends == 0: the gateway never saw it
+    assert not is_retryable(UnusableAnswerError("no image", request_id="r1"))
 
 
 def test_request_hash_policy_keys() -> None:

@@ -53,7 +53,7 @@ from prefect_haoee.client.families.video_minimax import ADAPTER as MINIMAX
 from prefect_haoee.client.families.video_minimax import MinimaxVideoRequest
 from prefect_haoee.client.families.video_sora import ADAPTER as SORA
 from prefect_haoee.client.families.video_sora import SoraVideoRequest
-from prefect_haoee.client.protocol import scrub
+from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.responses import GeneratedImages
 from prefect_haoee.client.retry import parse_retry_after
 
@@ -144,7 +144,7 @@ def needs_file_lookup(state: JobState) -> bool:
     return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
 
 
-def read_payload(response: httpx.Response, call: HttpCall, secret: str) -> Any:
+def read_payload(response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Any:
     """The JSON of a family answer, or raise the mapped :class:`HaoeeError`.
 
     Non-2xx answers are errors (their body read for a code: OpenAI ``{"error": {...}}``,
@@ -161,26 +161,26 @@ def read_payload(response: httpx.Response, call: HttpCall, secret: str) -> Any:
     if status >= 300:
         code, message, request_id = error_fields(payload)
         if message is None:
-            snippet = scrub(response.text[:200], secret) if payload is None else "JSON"
+            snippet = scrub(response.text[:400])[:200] if payload is None else "JSON"
             message = f"{call.label} answered HTTP {status}: {snippet!r}"
         raise classify_error(
             adapter.errors,
             http_status=status,
             code=code,
-            message=scrub(message, secret),
-            request_id=scrub(request_id, secret) if request_id else None,
+            message=scrub(message[:1000])[:500],
+            request_id=scrub(request_id) if request_id else None,
             retry_after=retry_after,
             purpose=call.purpose,
         )
     if payload is None:
-        snippet = scrub(response.text[:200], secret)
+        snippet = scrub(response.text[:400])[:200]
         raise TransportError(
             f"{call.label} answered HTTP {status} with a body that is not JSON: {snippet!r}",
             http_status=status,
         )
     error = adapter.business_error(payload, call, status)
     if error is not None:
-        error.message = scrub(error.message, secret)
+        error.message = scrub(error.message[:1000])[:500]
         if isinstance(error, RateLimitedError) and retry_after is not None:
             error.retry_after = retry_after
         raise error

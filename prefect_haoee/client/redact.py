@@ -1,0 +1,73 @@
+"""Keeping the API key out of every text that comes from outside.
+
+A gateway may echo what it was sent: the ``Authorization`` header whole, cut after a few
+characters, or the key inside another message. So the client scrubs each text it takes
+from an answer (error messages, body excerpts, request ids) and each transport error's
+text before it reaches an exception, a log line or a record:
+
+* every run of 8 or more characters that also occurs in the key (a prefix, a fragment or
+  the whole key; a key shorter than 8 characters is replaced where it occurs whole);
+* ``Authorization: <anything>`` and ``Bearer <token>``, whatever the token is.
+
+:func:`make_scrubber` keeps the key inside a closure: an object holding the scrubber
+shows a function in its ``vars()``, never the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+FRAGMENT = 8
+"""The shortest run of the key's characters that is scrubbed."""
+MASK = "***"
+
+_AUTHORIZATION = re.compile(
+    r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:bearer\s+|basic\s+)?[^\s"',;}\]]*"""
+)
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;}\]]+")
+
+Scrubber = Callable[[str], str]
+
+
+def scrub_patterns(text: str) -> str:
+    """``Authorization: …`` and ``Bearer …`` masked, whatever key they carry."""
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + MASK, text)
+    return _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+
+
+def make_scrubber(secret: str) -> Scrubber:
+    """A function that masks ``secret`` (and any 8+ character run of it) in a text."""
+    secret = secret.strip()
+    size = min(FRAGMENT, len(secret))
+    grams = (
+        frozenset(secret[i : i + size] for i in range(len(secret) - size + 1))
+        if size >= 4
+        else frozenset()
+    )
+
+    def scrub(text: str) -> str:
+        text = scrub_patterns(text)
+        if not grams or len(text) < size:
+            return text
+        hidden = bytearray(len(text))
+        found = False
+        for start in range(len(text) - size + 1):
+            if text[start : start + size] in grams:
+                hidden[start : start + size] = b"\x01" * size
+                found = True
+        if not found:
+            return text
+        out: list[str] = []
+        masking = False
+        for char, flag in zip(text, hidden, strict=True):
+            if flag:
+                if not masking:
+                    out.append(MASK)
+                masking = True
+            else:
+                out.append(char)
+                masking = False
+        return "".join(out)
+
+    return scrub
