@@ -157,7 +157,7 @@ def _demo(keep: bool, state_dir: Path, started: float) -> int:
         console.print(f"  gateway simulator  {parts.simulator_url}  (scripted: one 429, one 50511)")
         console.print(f"  S3 server (moto)   {parts.s3_url}")
         try:
-            api = connect(stack, console.print, log=state_dir / "prefect-server.log", ui=keep)
+            api = connect(stack, console.print, log=logs.server_log_path(), ui=keep)
         except PrefectUnreachable as exc:
             return report_unreachable(exc, as_json=False)
         console.print(f"  Prefect API        {api.api_url}  ({api.how})")
