@@ -89,7 +89,7 @@ def missing_key_problem(campaign: Campaign) -> CampaignError | None:
 
     if os.environ.get("HAOEE_API_KEY", "").strip():
         return None
-    message = "HAOEE_API_KEY is not set: export the gateway key (or use a HaoeeCredentials block)"
+    message = "not set: export the gateway's key (or pass a HaoeeCredentials block)"
     return CampaignError([Problem("environment", "HAOEE_API_KEY", message)])
 
 
@@ -126,7 +126,7 @@ def plan(path: Path, run_date: date, as_json: bool) -> int:
         return loaded
     campaign, the_plan = loaded
     missing = missing_key_problem(campaign) if the_plan.paid_calls else None
-    warnings = [str(p.message) for p in missing.problems] if missing else []
+    warnings = [f"{p.path} {p.message}" for p in missing.problems] if missing else []
     if as_json:
         print_json({"ok": True, **the_plan.summary(), "warnings": warnings})
     else:

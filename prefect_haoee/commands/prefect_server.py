@@ -233,9 +233,11 @@ class ServerProcess:
 
 
 @contextmanager
-def _start_lock(home: Path) -> Iterator[None]:
-    """One temporary server starting at a time per Prefect home (they share its database
-    and its migrations); no lock where ``fcntl`` does not exist."""
+def _first_start_lock(home: Path) -> Iterator[None]:
+    """Temporary servers of one Prefect home share its SQLite database: the first one
+    creates it (migrations), so a start on a home without a database waits for the
+    others and holds them until its server answers. Later starts run side by side. No
+    lock where ``fcntl`` does not exist."""
     try:
         import fcntl
     except ImportError:
@@ -245,6 +247,8 @@ def _start_lock(home: Path) -> Iterator[None]:
     with (home / "haoee-server-start.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            if (home / "prefect.db").exists():
+                fcntl.flock(handle, fcntl.LOCK_UN)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -302,7 +306,7 @@ def connect(
     what = "a Prefect server with its UI" if ui else "a temporary Prefect server for this run"
     say(f"Starting {what} (up to {timeout} s on a busy machine); {SKIP_WAIT_HINT}.")
     server = ServerProcess(log, temporary=not ui)
-    with _start_lock(Path(settings.home)):
+    with _first_start_lock(Path(settings.home)):
         stack.callback(server.stop)
         server.start(timeout)
     use_api_url(server.api_url)
