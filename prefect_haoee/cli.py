@@ -1,7 +1,13 @@
-"""The ``haoee`` command line. Heavy imports (Prefect, the simulator) happen inside commands."""
+"""The ``haoee`` command line. Heavy imports (Prefect, the simulator) happen inside commands:
+``--help``, ``validate`` and ``plan`` load no Prefect module.
+
+Exit codes: 0 ok, 1 some items failed (or the run failed), 2 invalid input (nothing was
+called), 3 Prefect, S3 or the gateway could not be reached (nothing was paid).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -11,13 +17,61 @@ app = typer.Typer(
     name="haoee",
     help="Run paid AI image generation on the Haoee gateway as Prefect workflows.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+server_app = typer.Typer(
+    help="A local Prefect server (with its UI) that `haoee run` finds and uses.",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+VERBOSE = typer.Option(
+    False, "--verbose", "-v", help="Show Prefect's logs and tracebacks on the terminal."
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from prefect_haoee import __version__
+
+        typer.echo(f"prefect-haoee {__version__}")
+        raise typer.Exit()
+
+
+def _verbose(value: bool) -> None:
+    if value:
+        from prefect_haoee.commands import logs
+
+        logs.VERBOSE = True
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run a command; an unexpected error is one line (traceback in the debug log)."""
+    try:
+        return command()
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the console
+        from prefect_haoee.commands import logs
+        from prefect_haoee.commands.render import errors, say_error
+
+        message = f"haoee failed: {type(exc).__name__}: {exc}"
+        logs.log_failure(message, exc, errors)
+        say_error((message, "bold red"))
+        say_error(f"  {logs.where_logged()}")
+        return 1
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = VERBOSE,
+) -> None:
     """Haoee gateway tools."""
+    _verbose(verbose)
 
 
 @app.command()
@@ -110,11 +164,14 @@ def _date(value: str | None) -> date:
 
 
 @app.command()
-def validate(file: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
+def validate(
+    file: Path = typer.Argument(..., help="Campaign YAML file."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
     """Check a campaign file (every request validated; no network, no cost)."""
     from prefect_haoee.commands import campaign_cmds
 
-    raise typer.Exit(campaign_cmds.validate(file))
+    raise typer.Exit(_guarded(lambda: campaign_cmds.validate(file, json_output)))
 
 
 @app.command()
@@ -124,11 +181,14 @@ def plan(
     run_date: str | None = typer.Option(
         None, "--date", help="Run date YYYY-MM-DD (default today)."
     ),
+    verbose: bool = VERBOSE,
 ) -> None:
     """Show what a run would generate, what S3 already holds, and the cost."""
     from prefect_haoee.commands import campaign_cmds
 
-    raise typer.Exit(campaign_cmds.plan(file, _date(run_date), json_output))
+    _verbose(verbose)
+    day = _date(run_date)
+    raise typer.Exit(_guarded(lambda: campaign_cmds.plan(file, day, json_output)))
 
 
 @app.command()
@@ -138,23 +198,71 @@ def run(
     run_date: str | None = typer.Option(
         None, "--date", help="Run date YYYY-MM-DD (default today)."
     ),
+    verbose: bool = VERBOSE,
 ) -> None:
-    """Run a campaign as a Prefect flow. Exit 0 all done, 1 some failed, 2 invalid input."""
+    """Run a campaign as a Prefect flow.
+
+    Exit 0 all done, 1 some failed, 2 invalid input, 3 Prefect/S3/gateway unreachable.
+    Prefect: PREFECT_API_URL, else a local server (`haoee server start`), else a
+    temporary one for this run.
+    """
     from prefect_haoee.commands import campaign_cmds
 
-    raise typer.Exit(campaign_cmds.run(file, _date(run_date), json_output))
+    _verbose(verbose)
+    day = _date(run_date)
+    raise typer.Exit(_guarded(lambda: campaign_cmds.run(file, day, json_output)))
 
 
 @app.command()
 def demo(
     keep: bool = typer.Option(
-        False, "--keep", help="Leave the simulator, S3 server (and a Prefect UI) up afterwards."
+        False, "--keep", help="Leave the simulator, S3 server and a Prefect UI up afterwards."
     ),
+    verbose: bool = VERBOSE,
 ) -> None:
     """Run the demo campaign on a local simulator and S3 server (no credentials needed)."""
     from prefect_haoee.commands.demo import demo as run_demo
 
-    raise typer.Exit(run_demo(keep))
+    _verbose(verbose)
+    raise typer.Exit(_guarded(lambda: run_demo(keep)))
+
+
+@app.command()
+def models(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """The models the gateway serves: family, sync/async, seed, input images, price."""
+    from prefect_haoee.commands.models_cmd import show_models
+
+    raise typer.Exit(_guarded(lambda: show_models(json_output)))
+
+
+@server_app.command("start")
+def server_start(
+    port: int | None = typer.Option(
+        None, "--port", help="Port (default PREFECT_SERVER_API_PORT, 4200)."
+    ),
+) -> None:
+    """Start a Prefect server with its UI in the background (survives this command)."""
+    from prefect_haoee.commands import server_cmds
+
+    raise typer.Exit(_guarded(lambda: server_cmds.start(port)))
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server `haoee server start` (or `prefect server start -b`) started."""
+    from prefect_haoee.commands import server_cmds
+
+    raise typer.Exit(_guarded(server_cmds.stop))
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say which Prefect API `haoee run` would use. Exit 0 reachable, 3 not."""
+    from prefect_haoee.commands import server_cmds
+
+    raise typer.Exit(_guarded(server_cmds.status))
 
 
 @app.command()

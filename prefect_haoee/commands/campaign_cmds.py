@@ -1,29 +1,42 @@
 """``haoee validate | plan | run``: check, price and run a campaign file.
 
-Exit codes: 0 all done, 1 some items failed (the others kept), 2 invalid input (nothing
-was called: bad file, over budget, missing bucket).
+Exit codes: 0 all done, 1 some items failed (the others kept) or the run failed, 2 invalid
+input (nothing was called: bad file, over budget, missing bucket, no API key), 3 Prefect,
+S3 or the gateway could not be reached (nothing was paid; details in the debug log).
+
+``validate`` and ``plan`` load no Prefect module (``plan`` reads S3 with boto3); only
+``run`` loads the flow stack.
 """
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from prefect_haoee.campaigns import Campaign, CampaignError, Plan, Problem, load_campaign
+from prefect_haoee.commands import logs
 from prefect_haoee.commands.render import (
     console,
     errors,
+    line,
     print_json,
+    say_error,
     show_plan,
     show_problems,
     show_result,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+class Unreachable(Exception):
+    """A service (Prefect, S3, the gateway) did not answer: exit 3, nothing paid."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(message)
 
 
 def load_or_report(path: Path, as_json: bool) -> Campaign | None:
@@ -38,66 +51,124 @@ def load_or_report(path: Path, as_json: bool) -> Campaign | None:
     return campaign
 
 
-def validate(path: Path) -> int:
-    campaign = load_or_report(path, as_json=False)
+def validate(path: Path, as_json: bool = False) -> int:
+    campaign = load_or_report(path, as_json)
     if campaign is None:
         return EXIT_INVALID
-    console.print(f"[green]✓[/] {path}: campaign {campaign.name!r} is valid")
+    if as_json:
+        print_json({"ok": True, "exit_code": EXIT_OK, "file": str(path), "campaign": campaign.name})
+    else:
+        console.print(line(("✓", "green"), f" {path}: campaign {campaign.name!r} is valid"))
     return EXIT_OK
 
 
-def _bucket_problem(campaign: Campaign, exc: Exception) -> CampaignError:
-    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-    what = "does not exist" if code == "NoSuchBucket" else f"cannot be read ({exc})"
-    return CampaignError(
-        [Problem(campaign.source, "output.bucket", f"bucket {campaign.output.bucket!r} {what}")]
-    )
-
-
 def make_checked_plan(campaign: Campaign, run_date: date) -> Plan:
-    """Plan against S3 (what is stored) and check the budget; CampaignError if invalid."""
+    """Plan against S3 (what is stored) and check the budget; CampaignError if invalid,
+    Unreachable if S3 does not answer."""
     from prefect_haoee.campaigns import make_plan
-    from prefect_haoee.flows.destination import campaign_bucket
-    from prefect_haoee.tasks.storage import list_stems
+    from prefect_haoee.commands.stored import BucketUnusable, S3Unreachable, stored_stems
 
-    bucket = campaign_bucket(campaign)
     try:
-        stems = list_stems(bucket, campaign.output.common_prefix(campaign.name, run_date))
-    except (ClientError, BotoCoreError) as exc:
-        raise _bucket_problem(campaign, exc) from None
+        stems = stored_stems(
+            campaign.output.bucket, campaign.output.common_prefix(campaign.name, run_date)
+        )
+    except BucketUnusable as exc:
+        problem = f"bucket {campaign.output.bucket!r} {exc}"
+        raise CampaignError([Problem(campaign.source, "output.bucket", problem)]) from None
+    except S3Unreachable as exc:
+        hint = "check AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the network"
+        raise Unreachable(str(exc), hint) from exc
     plan = make_plan(campaign, run_date, stems)
     plan.check_budget()
     return plan
 
 
-def load_and_plan(path: Path, run_date: date, as_json: bool) -> tuple[Campaign, Plan] | None:
-    """The campaign and its checked plan, or None after reporting why (exit code 2)."""
+def missing_key_problem(campaign: Campaign) -> CampaignError | None:
+    """No HAOEE_API_KEY: found once, before the flow starts (not per item)."""
+    import os
+
+    if os.environ.get("HAOEE_API_KEY", "").strip():
+        return None
+    message = "not set: export the gateway's key (or pass a HaoeeCredentials block)"
+    return CampaignError([Problem("environment", "HAOEE_API_KEY", message)])
+
+
+def report_unreachable(exc: BaseException, as_json: bool, hint: str = "") -> int:
+    message = str(exc)
+    hint = hint or getattr(exc, "hint", "")
+    logs.log_failure(message, exc, errors)
+    if as_json:
+        print_json({"ok": False, "exit_code": EXIT_UNREACHABLE, "error": message, "hint": hint})
+    else:
+        say_error((message, "bold red"))
+        if hint:
+            say_error(f"  {hint}; {logs.where_logged()}")
+    return EXIT_UNREACHABLE
+
+
+def load_and_plan(path: Path, run_date: date, as_json: bool) -> tuple[Campaign, Plan] | int:
+    """The campaign and its checked plan, or the exit code after reporting why."""
     campaign = load_or_report(path, as_json)
     if campaign is None:
-        return None
+        return EXIT_INVALID
     try:
         return campaign, make_checked_plan(campaign, run_date)
     except CampaignError as exc:
         show_problems(exc, as_json)
-        return None
+        return EXIT_INVALID
+    except Unreachable as exc:
+        return report_unreachable(exc, as_json)
 
 
 def plan(path: Path, run_date: date, as_json: bool) -> int:
     loaded = load_and_plan(path, run_date, as_json)
-    if loaded is None:
-        return EXIT_INVALID
+    if isinstance(loaded, int):
+        return loaded
+    campaign, the_plan = loaded
+    missing = missing_key_problem(campaign) if the_plan.paid_calls else None
+    warnings = [f"{p.path} {p.message}" for p in missing.problems] if missing else []
     if as_json:
-        print_json({"ok": True, **loaded[1].summary()})
+        print_json({"ok": True, **the_plan.summary(), "warnings": warnings})
     else:
-        show_plan(loaded[1])
+        show_plan(the_plan)
+        for warning in warnings:
+            say_error(("warning: ", "yellow"), warning, " (`haoee run` needs it)")
     return EXIT_OK
 
 
 def run(path: Path, run_date: date, as_json: bool) -> int:
     loaded = load_and_plan(path, run_date, as_json)
-    if loaded is None:
-        return EXIT_INVALID
-    return execute(loaded[0], loaded[1], run_date, as_json)[0]
+    if isinstance(loaded, int):
+        return loaded
+    campaign, the_plan = loaded
+    if the_plan.paid_calls:
+        missing = missing_key_problem(campaign)
+        if missing is not None:
+            show_problems(missing, as_json)
+            return EXIT_INVALID
+        from prefect_haoee.commands.reach import gateway_problem
+
+        reason = gateway_problem()
+        if reason is not None:
+            return report_unreachable(
+                Unreachable(reason), as_json, "check HAOEE_BASE_URL and the network"
+            )
+    with ExitStack() as stack:
+        from prefect_haoee.commands.prefect_server import PrefectUnreachable, connect
+
+        try:
+            connect(stack, _say(as_json), log=logs.server_log_path())
+        except PrefectUnreachable as exc:
+            return report_unreachable(exc, as_json)
+        return execute(campaign, the_plan, run_date, as_json)[0]
+
+
+def _say(as_json: bool) -> Any:
+    def say(text: str) -> None:
+        if not as_json:
+            errors.print(text, soft_wrap=True)
+
+    return say
 
 
 def execute(
@@ -105,38 +176,29 @@ def execute(
 ) -> tuple[int, str | None]:
     """Run the flow with a progress bar; print the final table (or one JSON document).
 
-    Returns the exit code and the flow run id.
+    Returns the exit code and the flow run id. A failure to reach Prefect (or any crash
+    of the flow machinery) is one line on the terminal, its traceback in the debug log.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from prefect_haoee.commands.prefect_server import unreachable_cause
+    from prefect_haoee.commands.progress import run_with_progress
 
-    from prefect_haoee.flows import listening
+    try:
+        state = run_with_progress(campaign, the_plan, run_date, show=not as_json)
+    except Exception as exc:  # noqa: BLE001 - one clear line, the traceback to the log
+        cause = unreachable_cause(exc)
+        if cause is not None:
+            from prefect.settings import PREFECT_API_URL
 
-    def finished(item: Any, record: Any, error: str | None) -> None:
-        if bar is not None and task_id is not None:
-            bar.advance(task_id)
-            if error:
-                errors.print(f"  [red]✗[/] {item.label}: {error}", highlight=False)
-
-    bar = (
-        None
-        if as_json
-        else Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=errors,
-        )
-    )
-    task_id = bar.add_task(campaign.name, total=the_plan.total) if bar is not None else None
-    with listening(finished):
-        if bar is not None:
-            bar.start()
-        try:
-            state = asyncio.run(_run_flow(campaign, run_date))
-        finally:
-            if bar is not None:
-                bar.stop()
+            message = f"lost the Prefect API at {PREFECT_API_URL.value()}: {cause}"
+            return report_unreachable(Unreachable(message), as_json), None
+        message = f"campaign run crashed: {type(exc).__name__}: {exc}"
+        logs.log_failure(message, exc, errors)
+        if as_json:
+            print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
+        else:
+            say_error((message, "bold red"))
+            say_error(f"  {logs.where_logged()}")
+        return EXIT_FAILED, None
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     result = state.result(raise_on_failure=False)
     from prefect_haoee.flows.result import CampaignResult
@@ -147,10 +209,13 @@ def execute(
             if isinstance(result, BaseException)
             else str(state.message)
         )
+        if isinstance(result, BaseException):
+            logs.log_failure(message, result, errors)
         if as_json:
             print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
         else:
-            errors.print(f"[bold red]campaign run failed:[/] {message}", highlight=False)
+            say_error(("campaign run failed: ", "bold red"), message)
+            say_error(f"  {logs.where_logged()}")
         return EXIT_FAILED, run_id
     code = EXIT_FAILED if result.failed else EXIT_OK
     if as_json:
@@ -158,9 +223,3 @@ def execute(
     else:
         show_result(result)
     return code, run_id
-
-
-async def _run_flow(campaign: Campaign, run_date: date) -> Any:
-    from prefect_haoee.flows import run_campaign
-
-    return await run_campaign(campaign, run_date=run_date, return_state=True)

@@ -1,16 +1,25 @@
 """``haoee demo``: the demo campaign on embedded defaults, with nothing installed or running.
 
 It starts the gateway simulator and moto's S3 server on loopback, points ``HAOEE_*`` and
-``AWS_*`` at them, and runs the packaged demo campaign through the real flow (Prefect at
-``PREFECT_API_URL``, else a local temporary server). The simulator is scripted to answer
-the first sync generation with a 429 and the second with an output-moderation refusal
-(50511), so the run shows both handled: a retry after ``Retry-After``, and a new seed.
+``AWS_*`` at them, and runs the packaged demo campaign through the real flow. The
+simulator is scripted to answer the first sync generation with a 429 and the second with
+an output-moderation refusal (50511), so the run shows both handled: a retry after
+``Retry-After``, and a new seed.
+
+Every piece of state lives in the demo's own temporary directory, set in the environment
+before Prefect loads its settings: ``PREFECT_HOME`` (its database, profiles), the result
+storage (committed paid steps) and the lock files. A demo never reads what an earlier one
+left (its simulator is gone), and leaves nothing behind. Prefect: ``PREFECT_API_URL``
+from the environment, else a local server (``haoee server start``), else a temporary one;
+``--keep`` starts a server with its UI when none runs, and keeps it up until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,10 +28,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect_haoee.commands.render import console, errors
+from prefect_haoee.commands import logs
+from prefect_haoee.commands.render import console, errors, line, say_error
 
 DEMO_KEY = "haoee-demo-key"
 DEMO_SCRIPT = {"CVProcess:1": "429", "CVProcess:2": "50511"}
+EXIT_INVALID, EXIT_UNREACHABLE = 2, 3
 
 
 @dataclass
@@ -30,8 +41,6 @@ class LocalParts:
     simulator: Any
     simulator_url: str
     s3_url: str
-    prefect_url: str | None
-    ui_url: str | None
 
 
 def _demo_simulator_config() -> object:
@@ -47,9 +56,46 @@ def _demo_simulator_config() -> object:
     )
 
 
+def isolate(state_dir: Path) -> dict[str, str]:
+    """The demo's own Prefect home, result storage and lock dir (the environment)."""
+    home = state_dir / "prefect-home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(state_dir / "results"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(state_dir / "results"),
+        "HAOEE_LOCK_DIR": str(state_dir / "locks"),
+    }
+
+
 @contextmanager
-def local_parts(keep: bool, state_dir: Path) -> Iterator[LocalParts]:
-    """Simulator + S3 server (+ a Prefect server with ``--keep``), env pointed at them."""
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` (restored on exit), and in Prefect's settings if
+    Prefect was already loaded in this process (a caller other than the CLI)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    _reload_prefect_settings()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reload_prefect_settings()
+
+
+def _reload_prefect_settings() -> None:
+    if "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+@contextmanager
+def local_parts() -> Iterator[LocalParts]:
+    """Simulator + S3 server, ``HAOEE_*`` and ``AWS_*`` pointed at them."""
     from moto.server import ThreadedMotoServer
 
     from prefect_haoee.simulator.server import run_simulator
@@ -65,91 +111,87 @@ def local_parts(keep: bool, state_dir: Path) -> Iterator[LocalParts]:
             "HAOEE_API_KEY": DEMO_KEY,
             "HAOEE_BASE_URL": sim.base_url,
             "HAOEE_BACKOFF_BASE": "0.2",
-            "HAOEE_LOCK_DIR": str(state_dir / "locks"),
             "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL_S3": s3_url,
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(state_dir / "results"),
         }
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        stack.callback(_restore, saved)
-        prefect_url, ui_url = _prefect(stack, keep)
-        yield LocalParts(sim, sim.base_url, s3_url, prefect_url, ui_url)
-
-
-def _restore(saved: dict[str, str | None]) -> None:
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-def _prefect(stack: ExitStack, keep: bool) -> tuple[str | None, str | None]:
-    """The Prefect API in use: PREFECT_API_URL, a kept local server (--keep), or none
-    (Prefect then starts its own temporary server for the run)."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    configured = PREFECT_API_URL.value()
-    if configured:
-        return str(configured), str(PREFECT_UI_URL.value() or "") or None
-    if not keep:
-        return None, None
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start(timeout=120)
-    stack.callback(server.stop)
-    stack.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
-    return server.api_url, server.address
+        stack.enter_context(environment(env))
+        yield LocalParts(sim, sim.base_url, s3_url)
 
 
 def demo(keep: bool) -> int:
-    from prefect_aws import AwsClientParameters, AwsCredentials
-
-    from prefect_haoee.campaigns import load_demo_campaign
-    from prefect_haoee.commands.campaign_cmds import EXIT_INVALID, execute, make_checked_plan
-
+    logs.file_handler()  # the user's debug log, resolved before PREFECT_HOME moves
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        say_error(
+            ("haoee demo needs moto (a local S3 server): ", "bold red"),
+            "pip install 'prefect-haoee[demo]'",
+        )
+        return EXIT_INVALID
     started = time.perf_counter()
-    campaign = load_demo_campaign()
-    with tempfile.TemporaryDirectory(prefix="haoee-demo-") as tmp:
-        state_dir = Path(tmp)
-        console.print("[bold]prefect-haoee demo[/]: starting the gateway simulator and S3 …")
-        with local_parts(keep, state_dir) as parts:
-            console.print(
-                f"  gateway simulator  {parts.simulator_url}  (scripted: one 429, one 50511)"
-            )
-            console.print(f"  S3 server (moto)   {parts.s3_url}")
-            console.print(
-                f"  Prefect API        {parts.prefect_url or 'temporary local server (starting…)'}"
-            )
-            credentials = AwsCredentials(
-                aws_access_key_id="demo",
-                aws_secret_access_key="demo",
-                region_name="us-east-1",
-                aws_client_parameters=AwsClientParameters(endpoint_url=parts.s3_url),
-            )
-            credentials.get_s3_client().create_bucket(Bucket=campaign.output.bucket)
-            run_date = date.today()
-            from prefect_haoee.campaigns import CampaignError
+    with (
+        tempfile.TemporaryDirectory(prefix="haoee-demo-") as tmp,
+        environment(isolate(Path(tmp))),
+    ):
+        return _demo(keep, Path(tmp), started)
 
-            try:
-                plan = make_checked_plan(campaign, run_date)
-            except CampaignError as exc:
-                errors.print(str(exc))
-                return EXIT_INVALID
-            code, run_id = execute(campaign, plan, run_date, as_json=False)
-            _epilogue(campaign.output.bucket, parts, run_id, campaign.name, run_date)
-            console.print(f"demo finished in {time.perf_counter() - started:.1f}s (exit {code})")
-            if keep:
-                _wait_for_ctrl_c(parts)
+
+def _demo(keep: bool, state_dir: Path, started: float) -> int:
+    from prefect_haoee.campaigns import CampaignError, load_demo_campaign
+    from prefect_haoee.commands.campaign_cmds import (
+        Unreachable,
+        execute,
+        make_checked_plan,
+        report_unreachable,
+    )
+    from prefect_haoee.commands.prefect_server import PrefectUnreachable, connect
+    from prefect_haoee.commands.stored import s3_client
+
+    campaign = load_demo_campaign()
+    console.print(line(("prefect-haoee demo", "bold"), ": starting the gateway simulator and S3 …"))
+    with ExitStack() as stack:
+        parts = stack.enter_context(local_parts())
+        logs.route_logs(errors)  # moto's access log goes to the debug log from now on
+        console.print(f"  gateway simulator  {parts.simulator_url}  (scripted: one 429, one 50511)")
+        console.print(f"  S3 server (moto)   {parts.s3_url}")
+        try:
+            api = connect(stack, console.print, log=logs.server_log_path(), ui=keep)
+        except PrefectUnreachable as exc:
+            return report_unreachable(exc, as_json=False)
+        console.print(f"  Prefect API        {api.api_url}  ({api.how})")
+        s3_client().create_bucket(Bucket=campaign.output.bucket)
+        run_date = date.today()
+        try:
+            plan = make_checked_plan(campaign, run_date)
+        except CampaignError as exc:
+            say_error(str(exc))
+            return EXIT_INVALID
+        except Unreachable as exc:
+            return report_unreachable(exc, as_json=False)
+        code, run_id = execute(campaign, plan, run_date, as_json=False)
+        _epilogue(campaign.output.bucket, parts, api, run_id, campaign.name, run_date)
+        console.print(f"demo finished in {time.perf_counter() - started:.1f}s (exit {code})")
+        if keep:
+            _wait_for_ctrl_c(parts, api.ui_url)
     return code
 
 
-def _epilogue(bucket: str, parts: LocalParts, run_id: str | None, name: str, day: date) -> None:
+def flow_run_link(api: Any, run_id: str) -> str | None:
+    """The flow run's page: V2 UI of a local server (its gallery renders images), or the
+    configured UI."""
+    if not api.ui_url:
+        return None
+    base = api.ui_url.rstrip("/")
+    if api.how in ("local server", "kept server"):
+        return f"{base}/v2/runs/flow-run/{run_id}"
+    return f"{base}/runs/flow-run/{run_id}"
+
+
+def _epilogue(
+    bucket: str, parts: LocalParts, api: Any, run_id: str | None, name: str, day: date
+) -> None:
     from prefect_haoee.flows.destination import manifest_key
 
     stats = parts.simulator.stats()
@@ -167,23 +209,24 @@ def _epilogue(bucket: str, parts: LocalParts, run_id: str | None, name: str, day
     console.print(
         f"  aws --endpoint-url {parts.s3_url} s3 cp s3://{bucket}/{manifest_key(prefix)} -"
     )
-    if parts.ui_url and run_id:
-        console.print(f"Prefect UI: {parts.ui_url.rstrip('/')}/runs/flow-run/{run_id}")
+    link = flow_run_link(api, run_id) if run_id else None
+    if link:
+        console.print(f"Prefect UI: {link}  (artifacts tab: table and gallery)")
     else:
         console.print(
-            "Prefect UI: this run went to a temporary Prefect server that stops with the demo;"
-            " run `prefect server start` and set PREFECT_API_URL, or use `haoee demo --keep`."
+            "Prefect UI: none - this run went to a temporary Prefect server without a UI that"
+            " stopped with the demo. `haoee server start` (a server with its UI) and then"
+            " `haoee demo` shows the run there; or `haoee demo --keep`."
         )
 
 
-def _wait_for_ctrl_c(parts: LocalParts) -> None:
+def _wait_for_ctrl_c(parts: LocalParts, ui_url: str | None) -> None:
     console.print(
         f"\n--keep: simulator {parts.simulator_url}, S3 {parts.s3_url}"
-        + (f", Prefect UI {parts.ui_url}" if parts.ui_url else "")
+        + (f", Prefect UI {ui_url}" if ui_url else "")
         + " stay up. Ctrl-C to stop."
     )
     try:
-        while True:
-            time.sleep(3600)
+        threading.Event().wait()
     except KeyboardInterrupt:
         console.print("stopping")

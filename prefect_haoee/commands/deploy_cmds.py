@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from prefect_haoee.campaigns import Campaign, CampaignError, Problem
-from prefect_haoee.commands.render import console, errors, show_problems
+from prefect_haoee.commands.render import console, errors, say_error, show_problems
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -271,7 +271,7 @@ def serve(directory: Path, limit: int | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - any API/runner failure ends the command
-        errors.print(f"[bold red]serve failed:[/] {type(exc).__name__}: {exc}", highlight=False)
+        say_error(("serve failed:", "bold red"), f" {type(exc).__name__}: {exc}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -287,10 +287,10 @@ def deploy(
     if scan is None:
         return EXIT_INVALID
     if _api_url() is None:
-        errors.print(
-            "[bold red]PREFECT_API_URL is not set:[/] deployments for workers need a running"
+        say_error(
+            ("PREFECT_API_URL is not set:", "bold red"),
+            " deployments for workers need a running"
             " Prefect server (or Prefect Cloud); nothing was deployed.",
-            highlight=False,
         )
         return EXIT_INVALID
     paths = [_worker_path(worker_dir, item.path) or str(item.path.resolve()) for item in scan.found]
@@ -301,10 +301,10 @@ def deploy(
     try:
         ids = asyncio.run(_apply(deployments, pool, image))
     except _InvalidOption as exc:
-        errors.print(f"[bold red]invalid option:[/] {exc}", highlight=False)
+        say_error(("invalid option:", "bold red"), f" {exc}")
         return EXIT_INVALID
     except _ApiError as exc:
-        errors.print(f"[bold red]Prefect API error:[/] {exc}", highlight=False)
+        say_error(("Prefect API error:", "bold red"), f" {exc}")
         return EXIT_FAILED
     rows = list(zip(scan.found, paths, strict=True))
     title = f"Deployed {len(rows)} campaign(s) to work pool {pool!r}, one run at a time each"

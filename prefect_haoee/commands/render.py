@@ -1,19 +1,35 @@
-"""Terminal output of the CLI: problems, plans, results (rich), and JSON documents."""
+"""Terminal output of the CLI: problems, plans, results (rich), and JSON documents.
+
+Text from outside (gateway messages, prompts, file names, S3 keys) is printed as text:
+both consoles have console markup and emoji codes off (``[/]`` and ``root:x:0:0`` stay as
+they are), and styles are given as ``Text`` spans, never as markup in a string.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from prefect_haoee.campaigns import CURRENCY, CampaignError, Plan
-from prefect_haoee.flows.result import CampaignResult
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:  # the flow stack (Prefect) loads only for `run`
+    from prefect_haoee.flows.result import CampaignResult
+
+console = Console(markup=False, emoji=False, highlight=False)
+errors = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def line(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain text parts and ``(text, style)`` parts, none read as markup."""
+    return Text.assemble(*parts)
+
+
+def say_error(*parts: str | tuple[str, str]) -> None:
+    errors.print(line(*parts), soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
@@ -25,19 +41,19 @@ def show_problems(error: CampaignError, as_json: bool) -> None:
     if as_json:
         print_json({"ok": False, "exit_code": 2, "problems": error.as_dicts()})
         return
-    errors.print(f"[bold red]{len(error.problems)} problem(s); nothing was called:[/]")
+    say_error((f"{len(error.problems)} problem(s); nothing was called:", "bold red"))
     for problem in error.problems:
-        errors.print(f"  [red]✗[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+        say_error("  ", ("✗", "red"), " ", str(problem))
 
 
 def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"{plan.campaign.name} on {plan.run_date}", show_lines=False)
+    table = Table(title=Text(f"{plan.campaign.name} on {plan.run_date}"), show_lines=False)
     for column in ("prompt", "variant", "req_key", "mode", "seed", "stored", "cost"):
         table.add_column(column)
     for item in plan.items:
         stored = plan.is_stored(item)
         table.add_row(
-            item.prompt_id,
+            Text(item.prompt_id),
             str(item.variant),
             item.req_key,
             item.mode,
@@ -58,18 +74,18 @@ def show_plan(plan: Plan) -> None:
 
 
 def result_table(result: CampaignResult) -> Table:
-    table = Table(title=f"{result.campaign} on {result.run_date}")
+    table = Table(title=Text(f"{result.campaign} on {result.run_date}"))
     for column in ("prompt", "v", "req_key", "seed", "status", "object", "size", "s", "paid"):
         table.add_column(column, overflow="fold")
     for row in result.items:
         done = row.status == "done"
         table.add_row(
-            row.prompt_id,
+            Text(row.prompt_id),
             str(row.variant),
             row.req_key,
             f"{row.seed} (reseeded)" if row.reseeds else str(row.seed),
-            "[green]done[/]" if done else "[red]failed[/]",
-            _short_key(row.s3_key) if done else row.error,
+            Text("done", style="green") if done else Text("failed", style="red"),
+            Text(_short_key(row.s3_key) if done else row.error),
             row.size,
             f"{row.seconds:.2f}" if done else "",
             ("no (cached)" if row.cache_hit else f"{row.cost:.2f}") if done else "",
@@ -86,7 +102,7 @@ def show_result(result: CampaignResult) -> None:
         f"manifest s3://{result.bucket}/{result.manifest_key}"
     )
     if result.failed:
-        errors.print(f"[bold red]{result.failed} item(s) failed[/] (the others are kept)")
+        say_error((f"{result.failed} item(s) failed", "bold red"), " (the others are kept)")
 
 
 def _short_key(key: str) -> str:

@@ -6,6 +6,7 @@ process registers a listener for the duration of a run instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -16,6 +17,7 @@ Listener = Callable[[WorkItem, "ImageRecord | None", "str | None"], None]
 """Called once per finished item: (item, record or None, error or None)."""
 
 _LISTENERS: list[Listener] = []
+logger = logging.getLogger("prefect_haoee.flows")
 
 
 @contextmanager
@@ -28,5 +30,9 @@ def listening(listener: Listener) -> Iterator[None]:
 
 
 def notify(item: WorkItem, record: ImageRecord | None, error: str | None) -> None:
+    """Tell every listener; a listener that raises is logged, never ends the run."""
     for listener in list(_LISTENERS):
-        listener(item, record, error)
+        try:
+            listener(item, record, error)
+        except Exception:
+            logger.exception("a listener of campaign %s failed on %s", item.campaign, item.label)

@@ -121,6 +121,14 @@ def presigned(bucket: S3Bucket, key: str) -> str:
 def gallery_markdown(
     campaign: str, bucket: S3Bucket, done: list[tuple[WorkItem, ImageRecord]]
 ) -> str:
+    """A list of the files (one row each) and then each image at its own size.
+
+    Images stand alone under a heading, not in table cells: the Prefect UI's table
+    cells shrink an image to the width of its column (~22 px), and a standalone image is
+    shown at its natural size (capped to the page width).
+    """
+    shown = done[:GALLERY_MAX]
+    links = {record.key: presigned(bucket, record.key) for _, record in shown}
     lines = [
         f"# {campaign}",
         "",
@@ -129,16 +137,18 @@ def gallery_markdown(
         "| prompt | variant | file | object |",
         "|---|---|---|---|",
     ]
-    for item, record in done[:GALLERY_MAX]:
-        url = presigned(bucket, record.key)
-        if record.kind == "image":
-            shown = f"[![{item.label}]({url})]({url})"
-        else:  # video or music: a link a browser plays
-            length = f", {record.duration_s:.1f} s" if record.duration_s else ""
-            shown = f"[{record.kind} ({record.format}{length})]({url})"
-        lines.append(f"| {item.prompt_id} | {item.variant} | {shown} | `{record.key}` |")
+    for item, record in shown:
+        length = f", {record.duration_s:.1f} s" if record.duration_s else ""
+        what = f"{record.kind} ({record.format}{length})"
+        url = links[record.key]
+        lines.append(f"| {item.prompt_id} | {item.variant} | [{what}]({url}) | `{record.key}` |")
     if len(done) > GALLERY_MAX:
         lines.append(f"\n... and {len(done) - GALLERY_MAX} more (see the table artifact).")
+    for item, record in shown:
+        if record.kind == "image":
+            url = links[record.key]
+            size = f"{record.width}x{record.height}" if record.width else record.format
+            lines += ["", f"### {item.label} ({size})", "", f"[![{item.label}]({url})]({url})"]
     return "\n".join(lines)
 
 
