@@ -36,22 +36,26 @@ from prefect_haoee.campaigns.errors import (
     validation_problems,
 )
 from prefect_haoee.campaigns.plan import expand
+from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import (
     BudgetSpec,
     Campaign,
     CsvPromptSource,
     OutputSpec,
     PromptSpec,
+    ReferencesSpec,
     ScheduleSpec,
 )
 from prefect_haoee.client.requests import REQUEST_CLASSES
 
-CSV_COLUMNS = ("id", "prompt", "model")
+CSV_COLUMNS = ("id", "prompt", "model", "images")
+IMAGES_SEPARATOR = ";"
 _MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
     (): Campaign,
     ("prompts", PROMPT_TAG): PromptSpec,
     ("prompts", CSV_TAG): CsvPromptSource,
     ("output",): OutputSpec,
+    ("references",): ReferencesSpec,
     ("budget",): BudgetSpec,
     ("schedule",): ScheduleSpec,
 }
@@ -85,8 +89,11 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Read, validate and resolve the campaign file at ``path``."""
+def load_campaign(path: str | Path, *, check_objects: bool = True) -> Campaign:
+    """Read, validate and resolve the campaign file at ``path``.
+
+    Reference images are read and checked (once: the campaign keeps what it read for
+    planning); ``check_objects=False`` leaves S3 objects unread (no network)."""
     path = Path(path)
     source = str(path)
     try:
@@ -95,7 +102,7 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError([Problem(source, "(file)", "campaign file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignError([Problem(source, "(file)", f"cannot read: {exc}")]) from None
-    return parse_campaign(read_yaml(text, source), source, path.parent)
+    return parse_campaign(read_yaml(text, source), source, path.parent, check_objects=check_objects)
 
 
 def read_yaml(text: str, source: str) -> Any:
@@ -122,9 +129,12 @@ def read_yaml(text: str, source: str) -> Any:
     return data
 
 
-def parse_campaign(data: Any, source: str, base_dir: Path) -> Campaign:
-    """Validate parsed YAML ``data`` (``source`` names it in problems; ``from_csv`` paths
-    are relative to ``base_dir``), resolve CSV prompts and check every request."""
+def parse_campaign(
+    data: Any, source: str, base_dir: Path, *, check_objects: bool = True
+) -> Campaign:
+    """Validate parsed YAML ``data`` (``source`` names it in problems; ``from_csv`` and
+    local ``images`` paths are relative to ``base_dir``), resolve CSV prompts and check
+    every request (reference images included; S3 objects only with ``check_objects``)."""
     if data is None:
         raise CampaignError([Problem(source, "(file)", "the campaign file is empty")])
     if not isinstance(data, dict):
@@ -160,14 +170,15 @@ def parse_campaign(data: Any, source: str, base_dir: Path) -> Campaign:
         campaign = Campaign.model_validate({**data, "prompts": entries})
     except ValidationError as exc:
         raise CampaignError(_resolved_problems(exc, source, origins)) from None
-    campaign = campaign.with_source(source, tuple(origins))
+    reader = ReferenceReader(base_dir, read_objects=check_objects)
+    campaign = campaign.with_source(source, tuple(origins)).with_reader(reader)
     expand(campaign, date.today())  # raises CampaignError for invalid requests
     return campaign
 
 
 def read_csv_prompts(
     relpath: str, base_dir: Path, source: str, index: int
-) -> tuple[list[tuple[Origin, dict[str, str]]], list[Problem]]:
+) -> tuple[list[tuple[Origin, dict[str, Any]]], list[Problem]]:
     """Rows of a ``from_csv`` file as prompt dicts with their origins, and its problems.
 
     Rows are named by their line number in the file (the header is row 1).
@@ -187,15 +198,15 @@ def read_csv_prompts(
     missing = [name for name in ("id", "prompt") if name not in header]
     if missing:
         found = ",".join(header) or "nothing"
-        message = f"header row required: id,prompt[,model] (found {found!r})"
+        message = f"header row required: id,prompt[,model][,images] (found {found!r})"
         return [], [Problem(file, "row 1", message)]
     for column in header:
         if column not in CSV_COLUMNS:
-            message = f"unknown column {column!r} (allowed: id, prompt, model)"
+            message = f"unknown column {column!r} (allowed: id, prompt, model, images)"
             problems.append(Problem(file, f"row 1, column {column}", message))
     if len(set(header)) != len(header):
         problems.append(Problem(file, "row 1", "a column is named twice in the header"))
-    rows: list[tuple[Origin, dict[str, str]]] = []
+    rows: list[tuple[Origin, dict[str, Any]]] = []
     for cells in reader:
         label = f"row {reader.line_num}"
         if not any(cell.strip() for cell in cells):
@@ -204,11 +215,13 @@ def read_csv_prompts(
             message = f"expected {len(header)} cells like the header, got {len(cells)}"
             problems.append(Problem(file, label, message))
             continue
-        row = {
+        row: dict[str, Any] = {
             name: cell.strip()
             for name, cell in zip(header, cells, strict=True)
-            if name in CSV_COLUMNS and not (name == "model" and not cell.strip())
+            if name in CSV_COLUMNS and not (name in ("model", "images") and not cell.strip())
         }
+        if "images" in row:
+            row["images"] = [part.strip() for part in row["images"].split(IMAGES_SEPARATOR)]
         try:
             PromptSpec.model_validate(row)
         except ValidationError as exc:
