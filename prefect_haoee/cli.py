@@ -110,11 +110,16 @@ def _date(value: str | None) -> date:
 
 
 @app.command()
-def validate(file: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
+def validate(
+    file: Path = typer.Argument(..., help="Campaign YAML file."),
+    check_objects: bool = typer.Option(
+        False, "--check-objects", help="Also read the S3 reference images (network)."
+    ),
+) -> None:
     """Check a campaign file (every request validated; no network, no cost)."""
     from prefect_haoee.commands import campaign_cmds
 
-    raise typer.Exit(campaign_cmds.validate(file))
+    raise typer.Exit(campaign_cmds.validate(file, check_objects=check_objects))
 
 
 @app.command()

@@ -25,7 +25,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Literal
@@ -302,7 +302,8 @@ class ReferenceReader:
                 self._cache[source.cache_key] = cached
         if isinstance(cached, ReferenceProblem):
             raise cached
-        return cached
+        # Another spelling of the same file: the same read, named as written here.
+        return cached if cached.source == text else replace(cached, source=text)
 
     def _read(self, source: ReferenceSource) -> Reference:
         self.reads += 1

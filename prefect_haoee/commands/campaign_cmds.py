@@ -20,15 +20,16 @@ from prefect_haoee.commands.render import (
     print_json,
     show_plan,
     show_problems,
+    show_references,
     show_result,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def load_or_report(path: Path, as_json: bool) -> Campaign | None:
+def load_or_report(path: Path, as_json: bool, check_objects: bool = True) -> Campaign | None:
     try:
-        campaign = load_campaign(path)
+        campaign = load_campaign(path, check_objects=check_objects)
         from prefect_haoee.campaigns import expand
 
         expand(campaign, date.today())  # every request validated, no network
@@ -38,8 +39,8 @@ def load_or_report(path: Path, as_json: bool) -> Campaign | None:
     return campaign
 
 
-def validate(path: Path) -> int:
-    campaign = load_or_report(path, as_json=False)
+def validate(path: Path, check_objects: bool = False) -> int:
+    campaign = load_or_report(path, as_json=False, check_objects=check_objects)
     if campaign is None:
         return EXIT_INVALID
     console.print(f"[green]✓[/] {path}: campaign {campaign.name!r} is valid")
@@ -157,6 +158,7 @@ def execute(
         print_json({"ok": code == EXIT_OK, "exit_code": code, **result.model_dump(mode="json")})
     else:
         show_result(result)
+        show_references(the_plan)
     return code, run_id
 
 
