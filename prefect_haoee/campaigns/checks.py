@@ -62,10 +62,12 @@ def check_name(value: str) -> str:
     return value
 
 
+MAX_IMAGES_PER_PROMPT = 16
+MAX_SOURCE_CHARS = 2048
+
+
 def check_images(value: list[str]) -> list[str]:
     """``images:`` entries: at most 16, each a non-empty text (read and checked later)."""
-    from prefect_haoee.campaigns.references import MAX_IMAGES_PER_PROMPT, MAX_SOURCE_CHARS
-
     if len(value) > MAX_IMAGES_PER_PROMPT:
         raise ValueError(f"at most {MAX_IMAGES_PER_PROMPT} images, got {len(value)}")
     bad = [

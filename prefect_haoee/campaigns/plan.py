@@ -21,7 +21,7 @@ from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_gues
 from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.families import JobRequest
+from prefect_haoee.client.families import ImageEditRequest, JobRequest
 from prefect_haoee.client.requests import AnyVisualRequest
 
 
@@ -178,7 +178,7 @@ def _via(campaign: Campaign, kind: str, request: Any) -> str:
         return "url"
     if kind == "s3" and getattr(request, "image_digests", None):
         return "presigned"
-    return "multipart" if type(request).__name__ == "ImageEditRequest" else "base64"
+    return "multipart" if isinstance(request, ImageEditRequest) else "base64"
 
 
 class Plan(BaseModel):

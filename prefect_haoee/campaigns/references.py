@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from PIL import Image, UnidentifiedImageError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prefect_haoee.campaigns.checks import MAX_SOURCE_CHARS, check_bucket
 from prefect_haoee.client.requests.rules import InputLimits, WireImage
 
 RefKind = Literal["file", "s3", "url"]
@@ -44,8 +45,6 @@ READ_CAP_BYTES = 16 * 1024 * 1024
 limit is 15 MB, 即梦4.0); a model's own limit is checked after the read."""
 MAX_PIXELS = 4096 * 4096 * 4
 """Pillow refuses to look further into an image above this (decompression bombs)."""
-MAX_SOURCE_CHARS = 2048
-MAX_IMAGES_PER_PROMPT = 16
 LOOPBACK_NAMES = frozenset({"localhost"})
 
 # A stand-in image for S3 objects that ``validate`` does not read (no network): requests
@@ -132,8 +131,6 @@ def parse_source(text: str, base_dir: Path, settings: ReferenceSettings) -> Refe
         bucket, _, key = text[5:].partition("/")
         if not bucket or not key:
             raise ReferenceProblem("an S3 reference is s3://bucket/key")
-        from prefect_haoee.campaigns.checks import check_bucket
-
         try:
             check_bucket(bucket)
         except ValueError as exc:
