@@ -113,3 +113,23 @@ async def read_inputs(body: dict[str, Any]) -> InputImages:
         if any(mark in query for mark in PRESIGNED_MARKS):
             out.link_digests[url] = "sha256:" + hashlib.sha256(data).hexdigest()
     return out
+
+
+async def first_image_tint(value: Any, where: str = "image") -> Colour | None:
+    """The mean colour of the first image of a family field (``image`` of the OpenAI-style
+    images, edits included): a URL (fetched from loopback only), a data URL or raw base64."""
+    first = value[0] if isinstance(value, list) and value else value
+    if not isinstance(first, str) or not first:
+        return None
+    if first.startswith(("http://", "https://")):
+        if not is_loopback(first):
+            return None
+        data = await _fetch(first, where)
+    else:
+        payload = first.partition(",")[2] if first.startswith("data:") else first
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except ValueError:
+            raise SimError(50207, f"{where} is neither a URL nor valid base64") from None
+    _check_image(data, where)
+    return mean_colour(data)

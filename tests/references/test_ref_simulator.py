@@ -75,3 +75,16 @@ def test_urls_are_fetched_from_loopback_only(sim: Any, tmp_path: Path) -> None:
     # A public host is never contacted: the request goes through untinted.
     remote = process(sim, body(image_urls=["https://images.example.invalid/a.png"]))
     assert remote["code"] == 10000
+
+
+def test_an_edit_upload_tints_the_output(sim: Any) -> None:
+    answer = httpx.post(
+        f"{sim.base_url.rstrip('/')}/v1/images/edits",
+        data={"model": "nano-banana", "prompt": "the hero", "response_format": "b64_json"},
+        files=[("image", ("hero.png", png(BLUE), "image/png"))],
+        headers={"Authorization": f"Bearer {SIM_KEY}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    data = base64.b64decode(answer.json()["data"][0]["b64_json"])
+    assert dominant(mean_colour(data)) == "b"
