@@ -55,15 +55,25 @@ def check_base64_images(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     for i, value in enumerate(values):
-        if not value:
-            raise ValueError(f"item {i}: empty image")
-        if value.startswith("data:"):
-            raise ValueError(f"item {i}: base64 must not carry a 'data:' prefix")
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"item {i}: not valid base64 ({exc})") from None
+        problem = _base64_problem(value)
+        if problem:
+            raise ValueError(f"item {i}: {problem}")
     return values
+
+
+@lru_cache(maxsize=64)
+def _base64_problem(value: str) -> str | None:
+    """Why ``value`` is not raw base64 (None when it is); cached, since a reference image
+    shared by many items is validated once per item."""
+    if not value:
+        return "empty image"
+    if value.startswith("data:"):
+        return "base64 must not carry a 'data:' prefix"
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return f"not valid base64 ({exc})"
+    return None
 
 
 @lru_cache(maxsize=64)
