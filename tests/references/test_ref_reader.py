@@ -149,3 +149,43 @@ def test_presigned_links_are_not_the_identity(tmp_path: Path) -> None:
         assert "image_digests" not in request.to_body()
         bodies.append(request.request_hash)
     assert bodies[0] == bodies[1]
+
+
+@pytest.mark.integration
+def test_s3_objects_are_capped_by_head_before_the_get(
+    s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="refs-cap")
+    client.put_object(Bucket="refs-cap", Key="big.png", Body=png(RED, (256, 256)))
+    client.put_object(Bucket="refs-cap", Key="small.png", Body=png(RED))
+    calls: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            calls.append(name)
+            return getattr(client, name)
+
+    monkeypatch.setattr(refs_module, "READ_CAP_BYTES", len(png(RED)) + 10)
+    reader = ReferenceReader(tmp_path, s3_client=Counting)
+    with pytest.raises(ReferenceProblem, match="above the"):
+        reader.load("s3://refs-cap/big.png")
+    assert calls == ["head_object"]  # refused before any byte was fetched
+    assert reader.load("s3://refs-cap/small.png").bytes == len(png(RED))
+    with pytest.raises(ReferenceProblem, match="not found"):
+        reader.load("s3://refs-cap/missing.png")
+    with pytest.raises(ReferenceProblem, match="does not exist"):
+        reader.load("s3://no-such-refs-bucket/a.png")
+    assert reader.reads == 4 and reader.load("s3://refs-cap/small.png").sha256
+    assert reader.reads == 4  # cached, problems included
+    with pytest.raises(ReferenceProblem):
+        reader.load("s3://refs-cap/big.png")
+    assert calls.count("head_object") == 4
