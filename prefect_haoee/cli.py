@@ -167,11 +167,16 @@ def _date(value: str | None) -> date:
 def validate(
     file: Path = typer.Argument(..., help="Campaign YAML file."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    check_objects: bool = typer.Option(
+        False, "--check-objects", help="Also read the S3 reference images (network)."
+    ),
 ) -> None:
     """Check a campaign file (every request validated; no network, no cost)."""
     from prefect_haoee.commands import campaign_cmds
 
-    raise typer.Exit(_guarded(lambda: campaign_cmds.validate(file, json_output)))
+    raise typer.Exit(
+        _guarded(lambda: campaign_cmds.validate(file, json_output, check_objects=check_objects))
+    )
 
 
 @app.command()

@@ -27,6 +27,8 @@ from pydantic import ValidationError
 from prefect_haoee.campaigns.errors import Problem, close_matches, error_message, format_loc
 from prefect_haoee.campaigns.family_build import build_family_request, family_prompt_problems
 from prefect_haoee.campaigns.models import resolve_model
+from prefect_haoee.campaigns.reference_build import images_at, reference_wire
+from prefect_haoee.campaigns.references import Reference, ReferenceReader
 from prefect_haoee.campaigns.spec import MAX_SEED, Campaign, PromptSpec
 from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests import REQUEST_CLASSES, VisualRequest, parse_request
@@ -34,7 +36,7 @@ from prefect_haoee.client.requests import REQUEST_CLASSES, VisualRequest, parse_
 SEED_MODULUS = 2**31 - 1
 PROMPT_FIELDS = ("prompt", "positive_prompt", "custom_prompt")
 EXTRA_SEED_FIELDS = ("llm_seed", "sr_seed")
-IMAGE_FIELDS = ("image_urls", "binary_data_base64")
+IMAGE_FIELDS = ("image_urls", "binary_data_base64", "image_digests")
 
 Loc = tuple[str | int, ...]
 
@@ -102,7 +104,9 @@ def prompt_problems(campaign: Campaign, index: int, prompt: PromptSpec) -> list[
     return problems
 
 
-def request_body(campaign: Campaign, prompt: PromptSpec, seed: int) -> dict[str, Any]:
+def request_body(
+    campaign: Campaign, prompt: PromptSpec, seed: int, images: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The raw body of one item: campaign params, overlaid by prompt params, then the text,
     the images and the seed(s). Merging is shallow (a nested value replaces the whole one)."""
     req_key = campaign.req_key_for(prompt)
@@ -115,6 +119,7 @@ def request_body(campaign: Campaign, prompt: PromptSpec, seed: int) -> dict[str,
         body["image_urls"] = list(prompt.image_urls)
     if prompt.binary_data_base64 is not None:
         body["binary_data_base64"] = list(prompt.binary_data_base64)
+    body.update(images or {})
     if "seed" in cls.model_fields:
         body["seed"] = seed
         if seed != -1:
@@ -125,17 +130,36 @@ def request_body(campaign: Campaign, prompt: PromptSpec, seed: int) -> dict[str,
 
 
 def build_request(
-    campaign: Campaign, index: int, prompt: PromptSpec, seed: int
-) -> tuple[VisualRequest | FamilyRequest | None, list[Problem]]:
-    """Validate one item's body into its request model; problems point into the campaign."""
-    info = resolve_model(campaign.req_key_for(prompt))
+    campaign: Campaign,
+    index: int,
+    prompt: PromptSpec,
+    seed: int,
+    reader: ReferenceReader | None = None,
+) -> tuple[VisualRequest | FamilyRequest | None, list[Problem], list[Reference]]:
+    """Validate one item's body into its request model; problems point into the campaign.
+
+    Also returns the item's reference images (read through ``reader``, by default the
+    campaign's)."""
+    reader = reader or campaign.reader
+    req_key = campaign.req_key_for(prompt)
+    info = resolve_model(req_key)
     if info is not None and info.family != "visual":
-        return build_family_request(campaign, index, prompt, info)
-    body = request_body(campaign, prompt, seed)
+        return build_family_request(campaign, index, prompt, info, reader)
+    cls = REQUEST_CLASSES[req_key]
+    refs, wire, problems = reference_wire(
+        campaign, index, prompt, reader, cls.input_limits, req_key
+    )
+    if problems:
+        return None, problems, refs
     try:
-        return parse_request(body), []
+        fields = cls.reference_fields(wire)
+    except ValueError as exc:
+        return None, [Problem(*images_at(campaign, index, prompt), str(exc))], refs
+    body = request_body(campaign, prompt, seed, fields)
+    try:
+        return parse_request(body), [], refs
     except ValidationError as exc:
-        return None, request_problems(exc, campaign, index, prompt)
+        return None, request_problems(exc, campaign, index, prompt), refs
 
 
 def request_problems(
@@ -184,6 +208,8 @@ def _where(
     if field == text_field:
         return campaign.locate(index, ("prompt", *rest))
     if field in IMAGE_FIELDS:
+        if campaign.images_for(prompt)[0]:
+            return images_at(campaign, index, prompt, *[r for r in rest if isinstance(r, int)])
         return campaign.locate(index, (field, *rest))
     if field in prompt.params:
         return campaign.locate(index, ("params", field, *rest))

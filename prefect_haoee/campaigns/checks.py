@@ -38,6 +38,7 @@ RESERVED_PARAMS: dict[str, str] = {
     "custom_prompt": "write the text in the prompt's 'prompt' (it goes to custom_prompt)",
     "image_urls": "give input images on the prompt ('image_urls')",
     "binary_data_base64": "give input images on the prompt ('binary_data_base64')",
+    "image_digests": "reference images are identified by content ('images')",
 }
 
 _CRON_FIELDS: tuple[tuple[str, int, int], ...] = (
@@ -59,6 +60,24 @@ def check_name(value: str) -> str:
         raise ValueError(
             f"campaign name must be 1-63 characters of a-z, 0-9 and '-', got {value!r}"
         )
+    return value
+
+
+MAX_IMAGES_PER_PROMPT = 16
+MAX_SOURCE_CHARS = 2048
+
+
+def check_images(value: list[str]) -> list[str]:
+    """``images:`` entries: at most 16, each a non-empty text (read and checked later)."""
+    if len(value) > MAX_IMAGES_PER_PROMPT:
+        raise ValueError(f"at most {MAX_IMAGES_PER_PROMPT} images, got {len(value)}")
+    bad = [
+        ((i,), "empty image entry" if not v.strip() else f"at most {MAX_SOURCE_CHARS} chars")
+        for i, v in enumerate(value)
+        if not v.strip() or len(v) > MAX_SOURCE_CHARS
+    ]
+    if bad:
+        raise located_error("images", bad)
     return value
 
 

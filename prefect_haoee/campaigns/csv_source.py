@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -27,7 +28,8 @@ from prefect_haoee.campaigns.files import (
 )
 from prefect_haoee.campaigns.spec import PromptSpec
 
-CSV_COLUMNS = ("id", "prompt", "model")
+CSV_COLUMNS = ("id", "prompt", "model", "images")
+IMAGES_SEPARATOR = ";"
 Origin = tuple[str, str]
 
 
@@ -75,7 +77,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def csv_prompt_rows(
     source: CsvText, campaign_file: str, at: str
-) -> tuple[list[tuple[Origin, dict[str, str]]], list[Problem]]:
+) -> tuple[list[tuple[Origin, dict[str, Any]]], list[Problem]]:
     """The rows of a read CSV file as prompt dicts with their origins, and its problems."""
     rows, problems = _rows(source, campaign_file, at)
     return rows, [Problem(p.file, p.path, scrub_secrets(p.message)) for p in problems]
@@ -83,7 +85,7 @@ def csv_prompt_rows(
 
 def _rows(
     source: CsvText, campaign_file: str, at: str
-) -> tuple[list[tuple[Origin, dict[str, str]]], list[Problem]]:
+) -> tuple[list[tuple[Origin, dict[str, Any]]], list[Problem]]:
     file = source.file
     records = _records(source.text)
     try:
@@ -92,17 +94,17 @@ def _rows(
         missing = [name for name in ("id", "prompt") if name not in header]
         if missing:
             found = excerpt(",".join(header)) or "nothing"
-            message = f"header row required: id,prompt[,model] (found {found!r})"
+            message = f"header row required: id,prompt[,model][,images] (found {found!r})"
             return [], [Problem(file, "row 1", message)]
         problems: list[Problem] = []
         for column in header:
             if column not in CSV_COLUMNS:
                 shown = excerpt(column, 24)
-                message = f"unknown column {shown!r} (allowed: id, prompt, model)"
+                message = f"unknown column {shown!r} (allowed: id, prompt, model, images)"
                 problems.append(Problem(file, f"row 1, column {shown}", message))
         if len(set(header)) != len(header):
             problems.append(Problem(file, "row 1", "a column is named twice in the header"))
-        rows: list[tuple[Origin, dict[str, str]]] = []
+        rows: list[tuple[Origin, dict[str, Any]]] = []
         for line, cells in records:
             label = f"row {line}"
             if not any(cell.strip() for cell in cells):
@@ -111,11 +113,13 @@ def _rows(
                 message = f"expected {len(header)} cells like the header, got {len(cells)}"
                 problems.append(Problem(file, label, message))
                 continue
-            row = {
+            row: dict[str, Any] = {
                 name: cell.strip()
                 for name, cell in zip(header, cells, strict=True)
-                if name in CSV_COLUMNS and not (name == "model" and not cell.strip())
+                if name in CSV_COLUMNS and not (name in ("model", "images") and not cell.strip())
             }
+            if "images" in row:
+                row["images"] = [part.strip() for part in row["images"].split(IMAGES_SEPARATOR)]
             try:
                 PromptSpec.model_validate(row)
             except ValidationError as exc:

@@ -158,7 +158,8 @@ def locate_origin(origin: tuple[str, str], rest: tuple[str | int, ...]) -> tuple
     """``("p.csv", "row 4")`` + ``("prompt",)`` -> ``("p.csv", "row 4, column prompt")``."""
     file, label = origin
     if label.startswith("row "):
-        if rest and rest[0] in ("id", "prompt", "model"):
-            return file, f"{label}, column {rest[0]}"
+        if rest and rest[0] in ("id", "prompt", "model", "images"):
+            tail = f" [{rest[1]}]" if len(rest) > 1 else ""
+            return file, f"{label}, column {rest[0]}{tail}"
         return file, f"{label}: {format_loc(rest)}" if rest else label
     return file, format_loc((label, *rest)) if rest else label

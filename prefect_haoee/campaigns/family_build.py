@@ -12,6 +12,11 @@ How a prompt becomes a family request (the field names are the family modules' o
   has ``title`` or ``tags`` (custom mode) | not used | ``mv`` |
 
 These models take no seed: a prompt has one variant (two would be the same request).
+
+Reference images (``images:``) travel as each request class's ``reference_fields`` says:
+OpenAI-style images send https URLs in ``image`` (generations) and files or S3 objects as
+a multipart upload (edits); the video families take the first frame (Kling also the
+last) as a URL, raw base64 (sora, kling) or a data URL (MiniMax).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from pydantic import ValidationError
 
 from prefect_haoee.campaigns.errors import Problem, close_matches, error_message
 from prefect_haoee.campaigns.models import ModelInfo
+from prefect_haoee.campaigns.reference_build import images_at, reference_wire
+from prefect_haoee.campaigns.references import Reference, ReferenceReader
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.client.families import (
     FamilyRequest,
+    ImageEditRequest,
     ImageGenerationRequest,
     KlingImage2VideoRequest,
     KlingText2VideoRequest,
@@ -33,22 +41,28 @@ from prefect_haoee.client.families import (
     SunoCustomRequest,
     SunoInspirationRequest,
 )
+from prefect_haoee.client.requests.rules import WireImage
 
 FIRST_IMAGE_FIELD = {"sora": "input_reference", "minimax": "first_frame_image", "kling": "image"}
 MODEL_FIELD = {"kling": "model_name", "suno": "mv"}
 
 
 def family_class(
-    info: ModelInfo, prompt: PromptSpec, params: dict[str, Any]
+    info: ModelInfo,
+    prompt: PromptSpec,
+    params: dict[str, Any],
+    wire: list[WireImage] | None = None,
 ) -> type[FamilyRequest]:
+    files = any(image.base64 is not None for image in wire or [])
     if info.family == "openai_images":
-        return ImageGenerationRequest
+        return ImageEditRequest if files else ImageGenerationRequest
     if info.family == "sora":
         return SoraVideoRequest
     if info.family == "minimax":
         return MinimaxVideoRequest
     if info.family == "kling":
-        return KlingImage2VideoRequest if prompt.image_urls else KlingText2VideoRequest
+        with_image = prompt.image_urls or wire
+        return KlingImage2VideoRequest if with_image else KlingText2VideoRequest
     if "title" in params or "tags" in params:
         return SunoCustomRequest
     return SunoInspirationRequest
@@ -59,10 +73,11 @@ def text_field(cls: type[FamilyRequest]) -> str:
 
 
 def family_body(
-    campaign: Campaign, info: ModelInfo, prompt: PromptSpec
+    campaign: Campaign, info: ModelInfo, prompt: PromptSpec, wire: list[WireImage] | None = None
 ) -> tuple[type[FamilyRequest], dict[str, Any]]:
+    """The class and raw body of a prompt (``ValueError`` when its images cannot go)."""
     params = {**campaign.params, **prompt.params}
-    cls = family_class(info, prompt, params)
+    cls = family_class(info, prompt, params, wire)
     body: dict[str, Any] = {**params, MODEL_FIELD.get(info.family, "model"): info.name}
     body[text_field(cls)] = prompt.prompt
     if prompt.image_urls:
@@ -70,6 +85,8 @@ def family_body(
             body["image"] = list(prompt.image_urls)
         elif info.family in FIRST_IMAGE_FIELD:
             body[FIRST_IMAGE_FIELD[info.family]] = prompt.image_urls[0]
+    if wire:
+        body.update(cls.reference_fields(wire))
     return cls, body
 
 
@@ -104,11 +121,25 @@ def family_prompt_problems(
 
 
 def build_family_request(
-    campaign: Campaign, index: int, prompt: PromptSpec, info: ModelInfo
-) -> tuple[FamilyRequest | None, list[Problem]]:
-    cls, body = family_body(campaign, info, prompt)
+    campaign: Campaign,
+    index: int,
+    prompt: PromptSpec,
+    info: ModelInfo,
+    reader: ReferenceReader,
+) -> tuple[FamilyRequest | None, list[Problem], list[Reference]]:
+    limits_cls = family_class(info, prompt, {**campaign.params, **prompt.params}, [])
+    refs, wire, problems = reference_wire(
+        campaign, index, prompt, reader, limits_cls.input_limits, info.name
+    )
+    if problems:
+        return None, problems, refs
     try:
-        return cls.model_validate(body), []
+        cls, body = family_body(campaign, info, prompt, wire)
+    except ValueError as exc:
+        message = f"{info.name}: {exc}"
+        return None, [Problem(*images_at(campaign, index, prompt), message)], refs
+    try:
+        return cls.model_validate(body), [], refs
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -123,7 +154,7 @@ def build_family_request(
             else:
                 message = f"{error_message(error)} (model {info.name})"
             problems.append(Problem(*at, message))
-        return None, problems
+        return None, problems, refs
 
 
 def _where(
@@ -137,8 +168,11 @@ def _where(
 ) -> tuple[str, str]:
     if field == text_field(cls):
         return campaign.locate(index, ("prompt", *rest))
-    if field in ("image", *FIRST_IMAGE_FIELD.values()) and prompt.image_urls:
-        return campaign.locate(index, ("image_urls", *rest))
+    if field in ("image", "image_tail", *FIRST_IMAGE_FIELD.values()):
+        if prompt.image_urls:
+            return campaign.locate(index, ("image_urls", *rest))
+        if campaign.images_for(prompt)[0]:
+            return images_at(campaign, index, prompt)
     if field in prompt.params:
         return campaign.locate(index, ("params", field, *rest))
     if field in campaign.params:

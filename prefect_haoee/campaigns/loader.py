@@ -43,12 +43,14 @@ from prefect_haoee.campaigns.files import CampaignFileError, read_regular_file
 from prefect_haoee.campaigns.item_count import check_item_count
 from prefect_haoee.campaigns.limits import CampaignLimits
 from prefect_haoee.campaigns.plan import expand
+from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import (
     BudgetSpec,
     Campaign,
     CsvPromptSource,
     OutputSpec,
     PromptSpec,
+    ReferencesSpec,
     ScheduleSpec,
 )
 from prefect_haoee.client.requests import REQUEST_CLASSES
@@ -60,6 +62,7 @@ _MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("output",): OutputSpec,
     ("budget",): BudgetSpec,
     ("schedule",): ScheduleSpec,
+    ("references",): ReferencesSpec,
 }
 # Fields of the request models: written outside 'params', they get a pointer to 'params'.
 _PARAM_NAMES = (
@@ -99,11 +102,14 @@ def load_campaign(
     *,
     allowed_roots: Sequence[Path] = (),
     limits: CampaignLimits | None = None,
+    check_objects: bool = True,
 ) -> Campaign:
     """Read, validate and resolve the campaign file at ``path``.
 
     Files it names (``from_csv``) must lie in its directory, in one of ``allowed_roots`` or
     in one of ``HAOEE_CAMPAIGN_FILE_ROOTS``; ``limits`` defaults to ``CampaignLimits()``.
+    Reference images are read and checked (once: the campaign keeps what it read for
+    planning); ``check_objects=False`` leaves S3 objects unread (no network).
     """
     limits = limits or CampaignLimits()
     path = Path(path)
@@ -114,6 +120,7 @@ def load_campaign(
         path.parent,
         allowed_roots=allowed_roots,
         limits=limits,
+        check_objects=check_objects,
     )
 
 
@@ -176,19 +183,34 @@ def parse_campaign(
     *,
     allowed_roots: Sequence[Path] = (),
     limits: CampaignLimits | None = None,
+    check_objects: bool = True,
 ) -> Campaign:
-    """Validate parsed YAML ``data`` (``source`` names it in problems; ``from_csv`` paths
-    are relative to ``base_dir`` and must lie in it or in ``allowed_roots``), resolve CSV
-    prompts and check every request."""
+    """Validate parsed YAML ``data`` (``source`` names it in problems; ``from_csv`` and
+    local ``images`` paths are relative to ``base_dir``; CSV files must lie in it or in
+    ``allowed_roots``), resolve CSV prompts and check every request (reference images
+    included; S3 objects only with ``check_objects``)."""
     try:
-        return _parse(data, source, base_dir, tuple(allowed_roots), limits or CampaignLimits())
+        return _parse(
+            data,
+            source,
+            base_dir,
+            tuple(allowed_roots),
+            limits or CampaignLimits(),
+            check_objects=check_objects,
+        )
     except RecursionError:
         message = "the campaign is nested too deeply to be checked"
         raise CampaignError([Problem(source, "(file)", message)]) from None
 
 
 def _parse(
-    data: Any, source: str, base_dir: Path, allowed_roots: tuple[Path, ...], limits: CampaignLimits
+    data: Any,
+    source: str,
+    base_dir: Path,
+    allowed_roots: tuple[Path, ...],
+    limits: CampaignLimits,
+    *,
+    check_objects: bool,
 ) -> Campaign:
     if data is None:
         raise CampaignError([Problem(source, "(file)", "the campaign file is empty")])
@@ -234,7 +256,8 @@ def _parse(
         campaign = Campaign.model_validate({**data, "prompts": entries})
     except ValidationError as exc:
         raise CampaignError(_resolved_problems(exc, source, origins)) from None
-    campaign = campaign.with_source(source, tuple(origins))
+    reader = ReferenceReader(base_dir, read_objects=check_objects)
+    campaign = campaign.with_source(source, tuple(origins)).with_reader(reader)
     expand(campaign, date.today(), max_items=limits.max_items)  # CampaignError if invalid
     return campaign
 

@@ -21,9 +21,10 @@ from prefect_haoee.campaigns.item_count import check_item_count, max_images_mess
 from prefect_haoee.campaigns.limits import CampaignLimits
 from prefect_haoee.campaigns.models import Kind, resolve_model
 from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_guessed, price_for
+from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.families import JobRequest
+from prefect_haoee.client.families import ImageEditRequest, JobRequest
 from prefect_haoee.client.requests import AnyVisualRequest
 
 
@@ -55,6 +56,8 @@ class WorkItem(BaseModel):
     cacheable: bool
     metadata: dict[str, str]
     """S3 object metadata: campaign, prompt-id, variant, req-key, seed."""
+    references: tuple[dict[str, Any], ...] = ()
+    """Its reference images: source, kind, via, bytes, sha256, format, width, height."""
 
     @property
     def label(self) -> str:
@@ -73,17 +76,26 @@ class WorkItem(BaseModel):
             "object_stem": self.object_stem,
             "cost": self.cost,
             "cacheable": self.cacheable,
+            "references": [dict(ref) for ref in self.references],
         }
 
 
-def expand(campaign: Campaign, run_date: date, *, max_items: int | None = None) -> list[WorkItem]:
+def expand(
+    campaign: Campaign,
+    run_date: date,
+    references: ReferenceReader | None = None,
+    *,
+    max_items: int | None = None,
+) -> list[WorkItem]:
     """Every prompt x variant as a work item; all problems raise one ``CampaignError``.
 
     The items are counted first: above ``max_items`` (default ``HAOEE_CAMPAIGN_MAX_ITEMS``)
-    nothing is built (:mod:`prefect_haoee.campaigns.item_count`).
+    nothing is built (:mod:`prefect_haoee.campaigns.item_count`). Reference images are read
+    through ``references`` (default: the campaign's reader, which reads each at most once).
     """
     cap = CampaignLimits().max_items if max_items is None else max_items
     check_item_count(campaign, None, cap, with_budget=False)  # the budget is the plan's
+    reader = references or campaign.reader
     problems: list[Problem] = []
     items: list[WorkItem] = []
     stems: dict[str, str] = {}
@@ -103,7 +115,7 @@ def expand(campaign: Campaign, run_date: date, *, max_items: int | None = None) 
             problems.extend(found)
             continue
         for variant in range(campaign.variants_for(entry)):
-            item, errors = _item(campaign, index, entry, variant, run_date, cost)
+            item, errors = _item(campaign, index, entry, variant, run_date, cost, reader)
             if item is None:
                 problems.extend(errors)
                 break  # the other variants differ only by seed: same problems
@@ -129,9 +141,10 @@ def _item(
     variant: int,
     run_date: date,
     cost: float,
+    reader: ReferenceReader,
 ) -> tuple[WorkItem | None, list[Problem]]:
     seed = item_seed(campaign, prompt, variant, run_date)
-    request, problems = build_request(campaign, index, prompt, seed)
+    request, problems, refs = build_request(campaign, index, prompt, seed, reader)
     if request is None:
         return None, problems
     prefix = campaign.output.render_prefix(campaign.name, run_date, prompt.id, variant)
@@ -169,8 +182,18 @@ def _item(
         cost=cost,
         cacheable=cacheable,
         metadata=metadata,
+        references=tuple(ref.row(_via(campaign, ref.kind, request)) for ref in refs),
     )
     return item, []
+
+
+def _via(campaign: Campaign, kind: str, request: Any) -> str:
+    """How a reference of ``kind`` travels in ``request`` (for plans and manifests)."""
+    if kind == "url":
+        return "url"
+    if kind == "s3" and getattr(request, "image_digests", None):
+        return "presigned"
+    return "multipart" if isinstance(request, ImageEditRequest) else "base64"
 
 
 class Plan(BaseModel):
@@ -272,13 +295,25 @@ class Plan(BaseModel):
                 "ok": not self.budget_problems(),
                 "problems": [str(problem) for problem in self.budget_problems()],
             },
+            "references": self.references,
             "items": [{**item.short(), "stored": self.is_stored(item)} for item in self.items],
         }
+
+    @property
+    def references(self) -> list[dict[str, Any]]:
+        """Each reference image of the plan once (source, bytes, sha256...), in order."""
+        seen: dict[str, dict[str, Any]] = {}
+        for item in self.items:
+            for ref in item.references:
+                seen.setdefault(str(ref["source"]), dict(ref))
+        return list(seen.values())
 
 
 def make_plan(campaign: Campaign, run_date: date, stored_stems: Iterable[str] = ()) -> Plan:
     """Expand ``campaign`` for ``run_date``; ``stored_stems`` are the object stems found in S3
     (keys without extension). Raises ``CampaignError`` on invalid requests."""
+    if not campaign.reader.read_objects:
+        raise ValueError("this campaign was loaded without reading its S3 references")
     items = tuple(expand(campaign, run_date))
     stored = set(stored_stems)
     mine = frozenset(item.object_stem for item in items if item.cacheable) & stored

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -34,6 +35,7 @@ from prefect_haoee.campaigns.errors import (
     located_error,
 )
 from prefect_haoee.campaigns.models import Kind, resolve_model
+from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.client.catalog import Mode
 
 CampaignMode = Literal["auto", "sync", "async"]
@@ -55,6 +57,11 @@ class PromptSpec(_Strict):
     variants: int | None = Field(default=None, ge=1)
     image_urls: list[str] | None = None
     binary_data_base64: list[str] | None = Field(default=None, repr=False)
+    images: list[str] | None = Field(
+        default=None,
+        description="Reference images in the model's order: local paths (relative to the "
+        "campaign file), s3://bucket/key or https:// URLs; default: the campaign's",
+    )
     seed: int | None = Field(
         default=None,
         ge=-1,
@@ -93,10 +100,22 @@ class PromptSpec(_Strict):
             raise ValueError("prompt text is empty")
         return value
 
+    @field_validator("images")
+    @classmethod
+    def _check_images(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else checks.check_images(value)
+
+    @model_validator(mode="after")
+    def _one_way_to_give_images(self) -> PromptSpec:
+        if self.images is not None and (self.image_urls or self.binary_data_base64):
+            raise ValueError("give input images either as 'images' or as image_urls/base64")
+        return self
+
 
 class CsvPromptSource(_Strict):
-    """``from_csv: prompts.csv``: rows ``id,prompt[,model]`` (header row required), the path
-    relative to the campaign file. The loader turns each row into a ``PromptSpec``."""
+    """``from_csv: prompts.csv``: rows ``id,prompt[,model][,images]`` (header row required;
+    ``images`` separated by ``;``), the path relative to the campaign file. The loader
+    turns each row into a ``PromptSpec``."""
 
     from_csv: str = Field(min_length=1)
 
@@ -164,6 +183,15 @@ class OutputSpec(_Strict):
         return head.format(name=name, date=run_date.isoformat()).strip("/")
 
 
+class ReferencesSpec(_Strict):
+    """How S3 reference objects travel: ``base64`` in the request (default), or
+    ``presigned`` links the gateway fetches (models that take URLs; links last
+    ``expires_s``). Identity is the content's sha256 either way."""
+
+    via: Literal["base64", "presigned"] = "base64"
+    expires_s: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+
+
 class BudgetSpec(_Strict):
     """Refuse to start above these (images counted over all items, cost over paid calls)."""
 
@@ -207,6 +235,8 @@ class Campaign(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     variants: int = Field(default=1, ge=1)
     prompts: list[PromptEntry] = Field(min_length=1)
+    images: list[str] | None = Field(default=None, description="Default images of every prompt")
+    references: ReferencesSpec = Field(default_factory=ReferencesSpec)
     output: OutputSpec
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     concurrency: int = Field(default=5, ge=1, le=64)
@@ -219,6 +249,8 @@ class Campaign(_Strict):
     _source: str = PrivateAttr(default="<campaign>")
     # Per resolved prompt: (file, label) - label "prompts[i]" or "row N" of a CSV file.
     _origins: tuple[tuple[str, str], ...] = PrivateAttr(default=())
+    # Reads the reference images once per loaded campaign (set by the loader).
+    _reader: ReferenceReader | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -243,6 +275,11 @@ class Campaign(_Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("images")
+    @classmethod
+    def _check_images(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else checks.check_images(value)
 
     @field_validator("seed_salt")
     @classmethod
@@ -287,6 +324,27 @@ class Campaign(_Strict):
         copy._source = source
         copy._origins = origins
         return copy
+
+    @property
+    def reader(self) -> ReferenceReader:
+        """The reader of this campaign's reference images (relative to the current folder
+        when the campaign was not loaded from a file)."""
+        if self._reader is None:
+            self._reader = ReferenceReader(Path.cwd())
+        return self._reader
+
+    def with_reader(self, reader: ReferenceReader) -> Campaign:
+        copy = self.model_copy()
+        copy._reader = reader
+        return copy
+
+    def images_for(self, prompt: PromptSpec) -> tuple[list[str], bool]:
+        """The prompt's reference images and whether they are its own (else the campaign's)."""
+        if prompt.images is not None:
+            return prompt.images, True
+        if prompt.image_urls or prompt.binary_data_base64:
+            return [], True
+        return list(self.images or []), False
 
     def prompt_specs(self) -> list[PromptSpec]:
         """The inline prompts (``from_csv`` sources must have been resolved by the loader)."""

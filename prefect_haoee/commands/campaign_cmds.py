@@ -25,6 +25,7 @@ from prefect_haoee.commands.render import (
     say_error,
     show_plan,
     show_problems,
+    show_references,
     show_result,
 )
 
@@ -39,9 +40,9 @@ class Unreachable(Exception):
         super().__init__(message)
 
 
-def load_or_report(path: Path, as_json: bool) -> Campaign | None:
+def load_or_report(path: Path, as_json: bool, check_objects: bool = True) -> Campaign | None:
     try:
-        campaign = load_campaign(path)
+        campaign = load_campaign(path, check_objects=check_objects)
         from prefect_haoee.campaigns import expand
 
         expand(campaign, date.today())  # every request validated, no network
@@ -51,8 +52,8 @@ def load_or_report(path: Path, as_json: bool) -> Campaign | None:
     return campaign
 
 
-def validate(path: Path, as_json: bool = False) -> int:
-    campaign = load_or_report(path, as_json)
+def validate(path: Path, as_json: bool = False, check_objects: bool = False) -> int:
+    campaign = load_or_report(path, as_json, check_objects=check_objects)
     if campaign is None:
         return EXIT_INVALID
     if as_json:
@@ -222,4 +223,5 @@ def execute(
         print_json({"ok": code == EXIT_OK, "exit_code": code, **result.model_dump(mode="json")})
     else:
         show_result(result)
+        show_references(the_plan)
     return code, run_id

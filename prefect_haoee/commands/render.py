@@ -64,8 +64,18 @@ def plan_table(plan: Plan) -> Table:
     return table
 
 
+def show_references(plan: Plan) -> None:
+    """One line per reference image of the plan: source, bytes, sha256 (text, not markup)."""
+    for ref in plan.references:
+        size = f"{ref['bytes']} bytes" if ref.get("bytes") is not None else "not read"
+        digest = f"sha256 {ref['sha256']}" if ref.get("sha256") else "fetched by the gateway"
+        line = f"reference {ref['source']} ({ref['kind']}, via {ref['via']}): {size}, {digest}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def show_plan(plan: Plan) -> None:
     console.print(plan_table(plan))
+    show_references(plan)
     console.print(
         f"{plan.total} image(s): {plan.total - plan.paid_calls} already in "
         f"s3://{plan.campaign.output.bucket}, {plan.paid_calls} paid call(s), "

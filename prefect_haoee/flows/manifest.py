@@ -46,6 +46,8 @@ class ManifestEntry(BaseModel):
     cost_units: int = 0
     source: str | None = None
     error: str | None = None
+    references: list[dict[str, Any]] = Field(default_factory=list)
+    """The item's reference images: source, kind, via, bytes, sha256 (never the bytes)."""
 
 
 class Manifest(BaseModel):
@@ -66,6 +68,14 @@ def safe_params(item: WorkItem) -> dict[str, Any]:
     if images:
         digest = hashlib.sha256("".join(images).encode()).hexdigest()
         body["binary_data_base64"] = f"<{len(images)} image(s) sha256:{digest[:16]}>"
+    links = getattr(item.request, "image_digests", None) or {}
+    if links and body.get("image_urls"):  # presigned links: bearer credentials, never kept
+        body["image_urls"] = [
+            f"<presigned {links[u]}>" if u in links else u for u in body["image_urls"]
+        ]
+    for name in getattr(item.request, "image_fields", ()):
+        if name in body:  # inline images of the other families
+            body[name] = "<image(s)>"
     return body
 
 
@@ -78,6 +88,7 @@ def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> 
         "mode": item.mode,
         "kind": item.kind,
         "params": safe_params(item),
+        "references": [dict(ref) for ref in item.references],
     }
     if record is None:
         return ManifestEntry(**base, seed=item.seed, status="failed", error=error)

@@ -25,6 +25,7 @@ from prefect_haoee.simulator.envelope import (
 from prefect_haoee.simulator.faults import CV_PROCESS, GET_RESULT, SUBMIT, Fault
 from prefect_haoee.simulator.images import RenderSpec
 from prefect_haoee.simulator.ledger import LedgerEntry, body_seed, request_hash
+from prefect_haoee.simulator.references import InputImages, read_inputs
 from prefect_haoee.simulator.state import SimState
 
 
@@ -80,8 +81,14 @@ def _decide(call: Call) -> Fault | None:
     return call.forced if call.forced is not None else drawn
 
 
-def _bill(call: Call, body: dict[str, Any], req_key: str, task_id: str | None = None) -> str:
-    hash_ = request_hash(body)
+def _bill(
+    call: Call,
+    body: dict[str, Any],
+    req_key: str,
+    task_id: str | None = None,
+    inputs: InputImages | None = None,
+) -> str:
+    hash_ = request_hash(body, inputs.link_digests if inputs else None)
     call.state.ledger.bill(
         LedgerEntry(
             hash=hash_,
@@ -113,10 +120,11 @@ async def cv_process(call: Call, body: dict[str, Any]) -> Response:
     cfg = state.config
     checked = check_generation(body, state.catalog, mode="sync", strict_modes=cfg.strict_modes)
     check_moderation(body, cfg.moderation_words)
+    inputs = await read_inputs(body)
     fault = await apply_fault(call, _decide(call))
-    hash_ = _bill(call, body, checked.spec.req_key)
+    hash_ = _bill(call, body, checked.spec.req_key, inputs=inputs)
     latency = state.sample_latency(cfg.latency_ms)
-    render = state.render_spec(body, checked.spec, hash_)
+    render = state.render_spec(body, checked.spec, hash_, inputs.tint)
     if latency > 0:
         await asyncio.sleep(latency)
     urls: list[str] = []
@@ -144,19 +152,20 @@ async def submit(call: Call, body: dict[str, Any]) -> Response:
     cfg = state.config
     checked = check_generation(body, state.catalog, mode="async", strict_modes=cfg.strict_modes)
     check_moderation(body, cfg.moderation_words)
+    inputs = await read_inputs(body)
     fault = await apply_fault(call, _decide(call))
     fail_code = fault.code if fault is not None and fault.kind == "task_fail" else None
-    hash_ = request_hash(body)
+    hash_ = request_hash(body, inputs.link_digests)
     task = state.tasks.create(
         req_key=checked.spec.req_key,
         request_hash=hash_,
-        render=state.render_spec(body, checked.spec, hash_),
+        render=state.render_spec(body, checked.spec, hash_, inputs.tint),
         latency_s=state.sample_latency(cfg.task_latency_ms),
         queue_fraction=cfg.queue_fraction,
         fail_code=fail_code,
         url_expired=fault is not None and fault.kind == "expired_url",
     )
-    _bill(call, body, checked.spec.req_key, task.task_id)
+    _bill(call, body, checked.spec.req_key, task.task_id, inputs)
     if cfg.api_overhead_ms > 0:
         await asyncio.sleep(cfg.api_overhead_ms / 1000)
     return call.ok({"task_id": task.task_id})

@@ -29,6 +29,8 @@ MAX_SIDE = 8192
 INLINE_RENDER_PIXELS = 1024 * 1024
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"png": "png", "jpeg": "jpg"}
+TINT_WEIGHT = 0.75
+"""How much of an output is the reference's mean colour (the rest: the mosaic)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class RenderSpec:
     width: int
     height: int
     fmt: str
+    tint: tuple[int, int, int] | None = None
+    """The mean colour of the request's first input image: blended into the output."""
 
     @property
     def media_type(self) -> str:
@@ -136,6 +140,8 @@ def render(spec: RenderSpec) -> bytes:
     bands = small.resize(grid, Image.Resampling.BILINEAR).resize(
         (spec.width, grid[1]), Image.Resampling.NEAREST
     )
+    if spec.tint is not None:
+        bands = Image.blend(bands, Image.new("RGB", bands.size, spec.tint), TINT_WEIGHT)
     if spec.fmt == "png":
         return _png_of_bands(bands.tobytes(), spec.width, spec.height, grid[1])
     img = bands.resize((spec.width, spec.height), Image.Resampling.NEAREST)

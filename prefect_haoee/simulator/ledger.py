@@ -3,23 +3,44 @@
 A generation is billable when a CVProcess call succeeds or a submit is accepted (an
 async task that later fails was still billed, as upstream). Each entry carries the
 canonical request hash, computed exactly as the client does for a body made by
-``to_body()``: sha256 of the body without ``return_url``, JSON with sorted keys,
-compact separators and ``ensure_ascii=False``.
+``to_body()``: sha256 of the body without ``return_url``, input images by content (the
+sha256 of each base64 image's bytes), JSON with sorted keys, compact separators and
+``ensure_ascii=False``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 DELIVERY_FIELDS = frozenset({"return_url"})
 
 
-def request_hash(body: dict[str, Any]) -> str:
+def base64_identity(value: Any) -> Any:
+    """``sha256:<hex>`` of a base64 image's bytes (the client hashes inputs by content)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        data = value.encode("utf-8")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def request_hash(body: dict[str, Any], link_digests: Mapping[str, str] | None = None) -> str:
+    """The hash the client computes: input images by content (base64 decoded; presigned
+    links, whose content ``link_digests`` gives, by that content)."""
     data = {k: v for k, v in body.items() if k not in DELIVERY_FIELDS}
+    if isinstance(data.get("binary_data_base64"), list) and data["binary_data_base64"]:
+        data["binary_data_base64"] = [base64_identity(v) for v in data["binary_data_base64"]]
+    if link_digests and isinstance(data.get("image_urls"), list):
+        data["image_urls"] = [link_digests.get(u, u) for u in data["image_urls"]]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -49,13 +49,20 @@ class SimState:
         value = median_ms * math.exp(self._log_sigma * z)
         return min(value, self.config.max_latency_ms) / 1000.0
 
-    def render_spec(self, body: dict[str, Any], spec: ModelSpec, request_hash: str) -> RenderSpec:
-        """The image a billed generation produces; ``seed: -1`` draws a seed."""
+    def render_spec(
+        self,
+        body: dict[str, Any],
+        spec: ModelSpec,
+        request_hash: str,
+        tint: tuple[int, int, int] | None = None,
+    ) -> RenderSpec:
+        """The image a billed generation produces; ``seed: -1`` draws a seed; ``tint`` is
+        the first input image's mean colour."""
         content_key = request_hash
         if body_seed(body) == -1:
             content_key = f"{request_hash}/{self._seeds.randrange(2**31)}"
         width, height = output_size(body, spec)
-        return RenderSpec(content_key, width, height, self.config.image_format)
+        return RenderSpec(content_key, width, height, self.config.image_format, tint)
 
     def stats(self) -> dict[str, Any]:
         out = self.ledger.stats()

@@ -48,7 +48,8 @@ def test_demo_campaign_loads() -> None:
     assert campaign.output.bucket == "haoee-demo"
     assert campaign.budget.max_images == 20
     specs = campaign.prompt_specs()
-    assert len(specs) == 3
+    assert len(specs) == 4  # the fourth keeps a character from a shipped reference image
+    assert specs[3].images == ["demo-mascot.png"]
     assert campaign.variants == 2
     modes = {campaign.mode_for(p) for p in specs}
     assert modes == {"sync", "async"}

@@ -43,7 +43,7 @@ def test_demo_produces_images_and_manifest(prefect_server: str, tmp_path: Path) 
             assert time.monotonic() < deadline, log.read_text()[-4000:]
             time.sleep(0.2)
         text = " ".join(log.read_text().split())  # rich wraps long lines
-        assert "6/6 image(s)" in text and "exit 0" in text
+        assert "7/7 image(s)" in text and "exit 0" in text
         assert "1 answered 429" in text and "1 refused by output moderation" in text
         assert "0 paid twice" in text
         endpoint = re.search(r"S3 (http://127\.0\.0\.1:\d+)", text)
@@ -59,10 +59,13 @@ def test_demo_produces_images_and_manifest(prefect_server: str, tmp_path: Path) 
         manifest = json.loads(
             s3.get_object(Bucket="haoee-demo", Key=manifest_key.group(1))["Body"].read()
         )
-        assert manifest["total"] == 6 and manifest["done"] == 6 and manifest["failed"] == 0
+        assert manifest["total"] == 7 and manifest["done"] == 7 and manifest["failed"] == 0
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="haoee-demo")["Contents"]}
         assert {item["key"] for item in manifest["items"]} <= keys
-        assert len([k for k in keys if k.endswith(".png")]) == 6
+        assert len([k for k in keys if k.endswith(".png")]) == 7
+        mascot = [e for e in manifest["items"] if e["prompt_id"] == "mascot"]
+        assert mascot[0]["references"][0]["source"] == "demo-mascot.png"
+        assert "reference demo-mascot.png (file, via base64)" in text
         assert "haoee-demo-key" not in text  # the demo key never shows
     finally:
         proc.send_signal(signal.SIGINT)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -36,6 +36,8 @@ from prefect_haoee.client.errors import (
     TransportError,
     error_for,
 )
+from prefect_haoee.client.requests.base import base64_identity
+from prefect_haoee.client.requests.rules import GUESSED_INPUT_LIMITS, InputLimits, WireImage
 
 FamilyName = Literal["openai_images", "sora", "minimax", "kling", "suno"]
 """Which wire format a job speaks (one client module each)."""
@@ -67,6 +69,25 @@ class FamilyRequest(BaseModel):
     family: ClassVar[FamilyName]
     kind: ClassVar[MediaKind]
     delivery_fields: ClassVar[frozenset[str]] = frozenset()
+    image_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields holding input images: in the hash, inline images count by content."""
+    max_references: ClassVar[int] = 0
+    input_limits: ClassVar[InputLimits] = GUESSED_INPUT_LIMITS
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """The body fields carrying campaign reference ``images`` (``ValueError`` if this
+        request cannot take them). Families override this with what their API accepts."""
+        if images:
+            raise ValueError(f"{cls.__name__} takes no input image")
+        return {}
+
+    @classmethod
+    def check_reference_count(cls, images: Sequence[WireImage]) -> None:
+        if len(images) > cls.max_references:
+            raise ValueError(
+                f"{cls.__name__} takes at most {cls.max_references} image(s), got {len(images)}"
+            )
 
     @property
     def model_id(self) -> str:
@@ -87,7 +108,17 @@ class FamilyRequest(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
     def canonical_body(self) -> dict[str, Any]:
-        return {k: v for k, v in self.to_body().items() if k not in self.delivery_fields}
+        """The body without delivery fields; inline images (base64, data URLs) of
+        :attr:`image_fields` as the sha256 of their bytes, URLs as they are."""
+        body = {k: v for k, v in self.to_body().items() if k not in self.delivery_fields}
+        for name in self.image_fields & body.keys():
+            value = body[name]
+            body[name] = (
+                [image_identity(v) for v in value]
+                if isinstance(value, list)
+                else image_identity(value)
+            )
+        return body
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -107,6 +138,15 @@ class FamilyRequest(BaseModel):
     def is_deterministic(self) -> bool:
         """False only for ``seed=-1``: such a request must never be cached."""
         return self.seed_value != -1
+
+
+def image_identity(value: Any) -> Any:
+    """An input image as the request hash sees it: a URL as is, inline data by content."""
+    if not isinstance(value, str) or value.startswith(("http://", "https://")):
+        return value
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    return base64_identity(value)
 
 
 # -- jobs -----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -63,7 +64,7 @@ from prefect_haoee.client.families.base import (
     parse_progress,
     submitted_id,
 )
-from prefect_haoee.client.requests.rules import field_error
+from prefect_haoee.client.requests.rules import WireImage, field_error
 from prefect_haoee.client.responses import GeneratedImages
 
 GENERATIONS_PATH = "/v1/images/generations"
@@ -176,6 +177,19 @@ class _ImagesRequest(FamilyRequest):
 class ImageGenerationRequest(_ImagesRequest):
     """``POST /v1/images/generations`` (sync) or its ``?async=true`` task (``submit_job``)."""
 
+    image_fields: ClassVar[frozenset[str]] = frozenset({"image"})
+    max_references: ClassVar[int] = MAX_REFERENCE_IMAGES
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """https references as ``image`` URLs (files and S3 objects go to the edits form)."""
+        if not images:
+            return {}
+        cls.check_reference_count(images)
+        if any(image.url is None for image in images):
+            raise ValueError("image generations take reference URLs; files go to edits")
+        return {"image": [image.url for image in images]}
+
     aspect_ratio: AspectRatio | None = None
     image: list[str] | None = Field(default=None, repr=False)
     """Reference images for image-to-image: http(s) URLs, data URLs or raw base64 [T]."""
@@ -235,8 +249,22 @@ def _image_type(data: bytes) -> tuple[str, str]:
 class ImageEditRequest(_ImagesRequest):
     """``POST /v1/images/edits`` (multipart form, GUESS); input images as raw base64."""
 
+    image_fields: ClassVar[frozenset[str]] = frozenset({"image", "mask"})
+    max_references: ClassVar[int] = MAX_EDIT_IMAGES
+
     image: list[str] = Field(min_length=1, max_length=MAX_EDIT_IMAGES, repr=False)
     mask: str | None = Field(default=None, repr=False)
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """Files and S3 objects as the form's ``image``/``image[]`` parts (multipart)."""
+        cls.check_reference_count(images)
+        if any(image.base64 is None for image in images):
+            raise ValueError(
+                "image edits upload files (multipart): use local paths or s3:// objects, "
+                "or only https:// URLs (image generations), not both"
+            )
+        return {"image": [image.base64 for image in images]}
 
     @field_validator("image")
     @classmethod

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -46,6 +47,7 @@ from prefect_haoee.client.families.base import (
     normalise_status,
     submitted_id,
 )
+from prefect_haoee.client.requests.rules import WireImage
 
 SUBMIT_PATH = "/kling/v1/videos/{variant}"  # GUESS
 QUERY_PATH = "/kling/v1/videos/{variant}/{task_id}"  # [3P]
@@ -118,6 +120,16 @@ class KlingImage2VideoRequest(_KlingRequest):
     image: str = Field(min_length=1, repr=False)
     image_tail: str | None = Field(default=None, repr=False)
     prompt: str | None = Field(default=None, max_length=2500)
+
+    image_fields: ClassVar[frozenset[str]] = frozenset({"image", "image_tail"})
+    max_references: ClassVar[int] = 2
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """First frame (and last frame): https URLs as they are, files as raw base64."""
+        cls.check_reference_count(images)
+        values = [i.base64 if i.base64 is not None else i.url for i in images]
+        return dict(zip(("image", "image_tail"), values, strict=False))
 
     @field_validator("image", "image_tail")
     @classmethod

@@ -31,6 +31,7 @@ GUESS:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -52,7 +53,7 @@ from prefect_haoee.client.families.base import (
     parse_progress,
     submitted_id,
 )
-from prefect_haoee.client.requests.rules import field_error
+from prefect_haoee.client.requests.rules import WireImage, field_error
 
 SUBMIT_PATH = "/minimax/v1/video_generation"  # GUESS
 QUERY_PATH = "/minimax/v1/query/video_generation"  # [3P]
@@ -91,6 +92,19 @@ class MinimaxVideoRequest(FamilyRequest):
     prompt: str | None = Field(default=None, min_length=1, max_length=2000)
     first_frame_image: str | None = Field(default=None, repr=False)
     """http(s) URL, ``data:image/...;base64,...`` or raw base64."""
+
+    image_fields: ClassVar[frozenset[str]] = frozenset({"first_frame_image"})
+    max_references: ClassVar[int] = 1
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """The first frame: an https URL as it is, a file as a data URL (upstream's form)."""
+        cls.check_reference_count(images)
+        if not images:
+            return {}
+        image = images[0]
+        return {"first_frame_image": image.data_url if image.base64 is not None else image.url}
+
     duration: Literal[6, 10] = 6
     resolution: Literal["768P", "1080P"] = "768P"
     prompt_optimizer: bool | None = None

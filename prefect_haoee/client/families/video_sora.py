@@ -26,6 +26,7 @@ GUESS:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -46,7 +47,7 @@ from prefect_haoee.client.families.base import (
     submitted_id,
     unwrap,
 )
-from prefect_haoee.client.requests.rules import field_error
+from prefect_haoee.client.requests.rules import WireImage, field_error
 
 CREATE_PATH = "/v1/videos"  # [3P]
 GET_PATH = "/v1/videos/{video_id}"  # [3P]
@@ -91,6 +92,18 @@ class SoraVideoRequest(FamilyRequest):
     size: SoraSize = "720x1280"
     input_reference: str | None = Field(default=None, repr=False)
     """A first-frame image: http(s) URL or raw base64 (GUESS: JSON string field)."""
+
+    image_fields: ClassVar[frozenset[str]] = frozenset({"input_reference"})
+    max_references: ClassVar[int] = 1
+
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """One first-frame image: an https URL as it is, a file as raw base64."""
+        cls.check_reference_count(images)
+        if not images:
+            return {}
+        image = images[0]
+        return {"input_reference": image.base64 if image.base64 is not None else image.url}
 
     @field_validator("seconds", mode="before")
     @classmethod

@@ -10,11 +10,18 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from prefect_haoee.client.requests.rules import field_error
+from prefect_haoee.client.requests.rules import (
+    GUESSED_INPUT_LIMITS,
+    InputLimits,
+    WireImage,
+    field_error,
+)
 
 # Fields that choose how the answer is delivered, not what image is made: left out of the hash.
 DELIVERY_FIELDS: frozenset[str] = frozenset({"return_url"})
@@ -48,15 +55,38 @@ def check_base64_images(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     for i, value in enumerate(values):
-        if not value:
-            raise ValueError(f"item {i}: empty image")
-        if value.startswith("data:"):
-            raise ValueError(f"item {i}: base64 must not carry a 'data:' prefix")
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"item {i}: not valid base64 ({exc})") from None
+        problem = _base64_problem(value)
+        if problem:
+            raise ValueError(f"item {i}: {problem}")
     return values
+
+
+@lru_cache(maxsize=64)
+def _base64_problem(value: str) -> str | None:
+    """Why ``value`` is not raw base64 (None when it is); cached, since a reference image
+    shared by many items is validated once per item."""
+    if not value:
+        return "empty image"
+    if value.startswith("data:"):
+        return "base64 must not carry a 'data:' prefix"
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return f"not valid base64 ({exc})"
+    return None
+
+
+@lru_cache(maxsize=64)
+def base64_identity(value: str) -> str:
+    """``sha256:<hex>`` of the bytes a base64 image decodes to: its identity in a hash.
+
+    Cached by value (a reference used by many items is hashed once; the string's own
+    hash is cached by Python, so a look-up does not re-read it)."""
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        data = value.encode("utf-8")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def check_image_urls(values: list[str] | None) -> list[str] | None:
@@ -82,11 +112,16 @@ class VisualRequest(BaseModel):
     min_images: ClassVar[int] = 0
     max_images: ClassVar[int] = 0
     base64_only: ClassVar[bool] = False
+    urls_only: ClassVar[bool] = False
+    input_limits: ClassVar[InputLimits] = GUESSED_INPUT_LIMITS
     prompt_max_chars: ClassVar[int | None] = None
 
     req_key: str
     binary_data_base64: list[str] | None = Field(default=None, repr=False)
     image_urls: list[str] | None = None
+    image_digests: dict[str, str] | None = Field(default=None, repr=False, exclude=True)
+    """``{url: "sha256:<hex>"}`` for image URLs whose content is known (presigned S3
+    links, which change on every run): the hash uses the digest, never the link. Not sent."""
     return_url: bool = True
     logo_info: LogoInfo | None = None
 
@@ -143,6 +178,45 @@ class VisualRequest(BaseModel):
             )
         return self
 
+    # -- reference images -------------------------------------------------------------
+    @classmethod
+    def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
+        """The body fields carrying ``images`` (in order), as this model takes them.
+
+        Files and S3 objects go as ``binary_data_base64``; https references (and presigned
+        S3 links, when a campaign opts in) as ``image_urls``, the links' digests in
+        ``image_digests``. The gateway ignores ``image_urls`` when base64 is given, so one
+        request never mixes the two. ``ValueError`` says why the images cannot go.
+        """
+        if not images:
+            return {}
+        req_key = cls.model_fields["req_key"].default
+        have_b64 = all(image.base64 is not None for image in images)
+        have_url = all(image.url is not None for image in images)
+        if cls.urls_only and not have_url:
+            raise ValueError(
+                f"{req_key} takes input images as URLs only (image_urls): use https:// "
+                "references, or S3 objects with 'references: {via: presigned}'"
+            )
+        if cls.base64_only or (have_b64 and not have_url):
+            if not have_b64:
+                raise ValueError(
+                    f"{req_key} takes input images as files only (binary_data_base64): "
+                    "use local paths or s3:// objects, not URLs"
+                )
+            return {"binary_data_base64": [image.base64 for image in images]}
+        if have_url:
+            digests = {image.url: image.sha256 for image in images if image.url and image.sha256}
+            fields: dict[str, Any] = {"image_urls": [image.url for image in images]}
+            if digests:
+                fields["image_digests"] = digests
+            return fields
+        raise ValueError(
+            f"{req_key} gets files as binary_data_base64 and URLs as image_urls, and the "
+            "gateway ignores image_urls when base64 is given: use only files/S3 objects "
+            "or only URLs (S3 objects go as links with 'references: {via: presigned}')"
+        )
+
     # -- identity -----------------------------------------------------------------------
     @property
     def seed_value(self) -> int | None:
@@ -160,8 +234,15 @@ class VisualRequest(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
     def canonical_json(self) -> str:
-        """Sorted keys, defaults filled, delivery options left out."""
+        """Sorted keys, defaults filled, delivery options left out; input images by content:
+        each base64 image as the sha256 of its bytes, each URL of known content (see
+        ``image_digests``) as that digest, other URLs as they are."""
         data = self.model_dump(mode="json", exclude_none=True, exclude=set(DELIVERY_FIELDS))
+        if data.get("binary_data_base64"):
+            data["binary_data_base64"] = [base64_identity(v) for v in data["binary_data_base64"]]
+        if data.get("image_urls") and self.image_digests:
+            digests = self.image_digests
+            data["image_urls"] = [digests.get(url, url) for url in data["image_urls"]]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     @property
@@ -174,6 +255,8 @@ class VisualRequest(BaseModel):
             raise ValueError(f"{self.req_key} has no seed parameter")
         data = self.model_dump(exclude_none=True)
         data["seed"] = seed
+        if self.image_digests:
+            data["image_digests"] = self.image_digests
         return type(self).model_validate(data)
 
     def __repr_args__(self) -> Any:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.client.requests.controlnet import ControlNetArg, check_controlnet_indexes
-from prefect_haoee.client.requests.rules import image_count
+from prefect_haoee.client.requests.rules import InputLimits, image_count
 
 
 class ByteeditV20(VisualRequest):
@@ -60,6 +60,7 @@ class I2IInpaintingEdit(VisualRequest):
 
     min_images: ClassVar[int] = 2
     max_images: ClassVar[int] = 2
+    input_limits: ClassVar[InputLimits] = InputLimits()  # JPEG/PNG <= 4.7 MB, <= 4096²
 
     req_key: Literal["i2i_inpainting_edit"] = "i2i_inpainting_edit"
     custom_prompt: str = Field(min_length=1, max_length=800)

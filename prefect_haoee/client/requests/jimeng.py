@@ -12,7 +12,11 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from prefect_haoee.client.requests.base import VisualRequest
-from prefect_haoee.client.requests.rules import field_error, require_both_or_neither
+from prefect_haoee.client.requests.rules import (
+    InputLimits,
+    field_error,
+    require_both_or_neither,
+)
 
 MIN_AREA = 1024 * 1024
 MAX_AREA = 4096 * 4096
@@ -116,6 +120,9 @@ class _JimengSeedream(VisualRequest):
     """
 
     prompt_max_chars: ClassVar[int | None] = 800
+    urls_only: ClassVar[bool] = True
+    # 即梦4.0 page: inputs JPEG/PNG <= 15 MB, <= 4096 x 4096 (4.6: assumed the same).
+    input_limits: ClassVar[InputLimits] = InputLimits(max_bytes=15_000_000)
 
     prompt: str = Field(min_length=1)
     size: int = Field(default=DEFAULT_AREA, ge=MIN_AREA, le=MAX_AREA)
@@ -214,6 +221,7 @@ class JimengImage2ImageDreamInpaint(VisualRequest):
     min_images: ClassVar[int] = 2
     max_images: ClassVar[int] = 2
     prompt_max_chars: ClassVar[int | None] = 120
+    input_limits: ClassVar[InputLimits] = InputLimits()  # JPEG/PNG <= 4.7 MB, <= 4096²
 
     req_key: Literal["jimeng_image2image_dream_inpaint"] = "jimeng_image2image_dream_inpaint"
     prompt: str = Field(min_length=1)

@@ -7,6 +7,7 @@ Upstream documents these with legacy per-model Actions (``Img2ImgXLSft``,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -18,6 +19,8 @@ from prefect_haoee.client.requests.controlnet import (
     check_controlnet_indexes,
 )
 from prefect_haoee.client.requests.rules import (
+    GUESSED_INPUT_LIMITS,
+    InputLimits,
     image_count,
     require_both_or_neither,
     require_index_below,
@@ -91,6 +94,10 @@ class HighAesI2I(VisualRequest):
     min_images: ClassVar[int] = 1
     max_images: ClassVar[int] = 1
     base64_only: ClassVar[bool] = True
+    # Official: input < 5 MB, < 4096² (formats not stated: the guessed set).
+    input_limits: ClassVar[InputLimits] = replace(
+        GUESSED_INPUT_LIMITS, max_bytes=5_000_000 - 1, max_side=4095
+    )
     prompt_max_chars: ClassVar[int | None] = 100
 
     req_key: Literal["high_aes_i2i"] = "high_aes_i2i"

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.client.requests.rules import (
     IMAGE_REF_PATTERN,
+    InputLimits,
     field_error,
     image_count,
     parse_image_ref,
@@ -37,6 +38,10 @@ class Img2ImgAnimeAcceleratedMaintainID(VisualRequest):
 
     min_images: ClassVar[int] = 1
     max_images: ClassVar[int] = 2
+    # Official: JPG/PNG/BMP, 128²-4096², base64 <= 4.7 MB each and <= 8 MB for two.
+    input_limits: ClassVar[InputLimits] = InputLimits(
+        formats=frozenset({"JPEG", "PNG", "BMP"}), max_total_bytes=8_000_000, min_side=128
+    )
 
     req_key: Literal["img2img_anime_accelerated_maintain_id"] = (
         "img2img_anime_accelerated_maintain_id"

@@ -9,6 +9,7 @@ e.g. the ``req_key`` tag of the discriminated union).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from pydantic import ValidationError
@@ -69,3 +70,44 @@ def parse_image_ref(value: str) -> int | None:
     """The ``N`` of ``uri://binary_data?index=N``, or ``None`` when ``value`` is malformed."""
     match = _IMAGE_REF.match(value)
     return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """What a model accepts as one input image (checked before any paid call).
+
+    ``max_bytes`` caps one image's file; ``max_total_bytes`` all of a request's images
+    together; ``min_side``/``max_side`` bound width and height in pixels.
+    """
+
+    formats: frozenset[str] = frozenset({"JPEG", "PNG"})
+    max_bytes: int = 4_700_000
+    max_total_bytes: int | None = None
+    min_side: int = 1
+    max_side: int = 4096
+
+
+GUESSED_INPUT_LIMITS = InputLimits(formats=frozenset({"JPEG", "PNG", "BMP", "WEBP"}))
+"""GUESS, for models whose page states no input limit: the strictest documented limits of
+the sibling models (4.7 MB each, like inpainting and 人像保持; at most 4096 px a side)."""
+
+
+@dataclass(frozen=True)
+class WireImage:
+    """One reference image as a request can carry it: raw base64 and/or a URL.
+
+    Files and S3 objects have ``base64`` (and ``url`` too when a presigned link was made);
+    https references have only ``url``. ``sha256`` (``sha256:<hex>``) is the content's
+    identity when known. Each request class decides which form it sends
+    (``reference_fields``).
+    """
+
+    base64: str | None = field(default=None, repr=False)
+    url: str | None = None
+    sha256: str | None = None
+    media_type: str | None = None
+
+    @property
+    def data_url(self) -> str:
+        """``data:<type>;base64,<data>`` (for APIs that want the prefix)."""
+        return f"data:{self.media_type or 'image/png'};base64,{self.base64}"

@@ -51,7 +51,7 @@ from prefect_haoee.simulator.faults import (
     parse_forced,
 )
 from prefect_haoee.simulator.images import RenderSpec
-from prefect_haoee.simulator.ledger import LedgerEntry, body_seed
+from prefect_haoee.simulator.ledger import LedgerEntry, base64_identity, body_seed
 from prefect_haoee.simulator.media import MediaSpec, media_store
 from prefect_haoee.simulator.state import SimState
 
@@ -291,10 +291,31 @@ class FamilyBox:
 # -- the call context -----------------------------------------------------------------------
 
 
+FAMILY_IMAGE_FIELDS = frozenset(
+    {"image", "mask", "input_reference", "first_frame_image", "image_tail"}
+)
+
+
+def _inline_identity(value: Any) -> Any:
+    """An image as the client hashes it: a URL as is, inline data by its bytes' sha256."""
+    if not isinstance(value, str) or value.startswith(("http://", "https://")):
+        return value
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    return base64_identity(value)
+
+
 def body_hash(body: Mapping[str, Any], delivery: Iterable[str] = ()) -> str:
     """sha256 of the body's canonical JSON (sorted keys, compact, delivery fields out)."""
     skip = set(delivery)
     data = {k: v for k, v in body.items() if k not in skip}
+    for name in FAMILY_IMAGE_FIELDS & data.keys():  # inline images count by content
+        value = data[name]
+        data[name] = (
+            [_inline_identity(v) for v in value]
+            if isinstance(value, list)
+            else _inline_identity(value)
+        )
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

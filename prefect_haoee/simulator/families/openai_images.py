@@ -43,6 +43,7 @@ from prefect_haoee.simulator.families.common import (
 )
 from prefect_haoee.simulator.faults import Fault
 from prefect_haoee.simulator.images import RenderSpec
+from prefect_haoee.simulator.references import first_image_tint
 
 FAMILY = "openai_images"
 DELIVERY = ("response_format",)
@@ -98,8 +99,11 @@ def _check(body: dict[str, Any], words: dict[str, int]) -> tuple[str, int, str]:
     return model, n, response_format
 
 
-def _renders(hash_: str, n: int, size: tuple[int, int], fmt: str) -> list[RenderSpec]:
-    return [RenderSpec(f"{hash_}/{i}", size[0], size[1], fmt) for i in range(n)]
+def _renders(
+    hash_: str, n: int, size: tuple[int, int], fmt: str, tint: tuple[int, int, int] | None = None
+) -> list[RenderSpec]:
+    """The outputs; ``tint`` (the first reference image's mean colour) shows it was used."""
+    return [RenderSpec(f"{hash_}/{i}", size[0], size[1], fmt, tint) for i in range(n)]
 
 
 async def _items(
@@ -123,10 +127,11 @@ async def _answer(
     fault: Fault | None,
 ) -> Response:
     """The sync answer of a generation or an edit (already billed)."""
+    tint = await first_image_tint(body.get("image"))
     hash_ = call.bill(body, model, delivery=DELIVERY)
     await call.sync_latency()
     size = _dimensions(body)
-    renders = _renders(hash_, n, size, call.state.config.image_format)
+    renders = _renders(hash_, n, size, call.state.config.image_format, tint)
     expired = fault is not None and fault.kind == "expired_url"
     urls = [call.mint(r, forced_expired=expired) for r in renders]
     answer: dict[str, Any] = {
@@ -150,9 +155,10 @@ async def _submit(
     response_format: str,
     variant: str,
 ) -> Response:
+    tint = await first_image_tint(body.get("image"))
     fault = await call.decide()
     hash_ = body_hash(body, DELIVERY)
-    renders = _renders(hash_, n, _dimensions(body), call.state.config.image_format)
+    renders = _renders(hash_, n, _dimensions(body), call.state.config.image_format, tint)
     job = call.fam.new_job(
         job_id=call.fam.new_hex(32),
         family=FAMILY,
