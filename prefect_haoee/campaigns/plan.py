@@ -82,6 +82,18 @@ def expand(campaign: Campaign, run_date: date, *, max_items: int | None = None) 
     The items are counted first: above ``max_items`` (default ``HAOEE_CAMPAIGN_MAX_ITEMS``)
     nothing is built (:mod:`prefect_haoee.campaigns.item_count`).
     """
+    return _expand(campaign, run_date, max_items, keep=True)
+
+
+def check_items(campaign: Campaign, run_date: date, *, max_items: int | None = None) -> None:
+    """What :func:`expand` checks, without keeping the items (the loader validates a file
+    this way: memory stays at one item plus a stem per item)."""
+    _expand(campaign, run_date, max_items, keep=False)
+
+
+def _expand(
+    campaign: Campaign, run_date: date, max_items: int | None, *, keep: bool
+) -> list[WorkItem]:
     cap = CampaignLimits().max_items if max_items is None else max_items
     check_item_count(campaign, None, cap, with_budget=False)  # the budget is the plan's
     problems: list[Problem] = []
@@ -116,7 +128,8 @@ def expand(campaign: Campaign, run_date: date, *, max_items: int | None = None) 
                 )
                 problems.append(Problem(*at, message))
             stems.setdefault(item.object_stem, f"variant {variant} of {entry.id!r}")
-            items.append(item)
+            if keep:
+                items.append(item)
     if problems:
         raise CampaignError(problems)
     return items
