@@ -25,6 +25,7 @@ NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 PROMPT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 PREFIX_PLACEHOLDERS: frozenset[str] = frozenset({"name", "date", "prompt_id", "variant"})
 SALT_PLACEHOLDERS: frozenset[str] = frozenset({"date"})
@@ -99,7 +100,7 @@ def check_key_prefix(value: str, what: str) -> str:
     """An S3 key prefix that stays under the bucket root: no leading ``/``, no empty, ``.``
     or ``..`` segment (one trailing ``/`` is allowed), no control character. Checked on the
     template and on every rendered prefix."""
-    if any(not ch.isprintable() for ch in value):
+    if _CONTROL.search(value):
         raise ValueError(f"{what} {short_repr(value)} has a control character")
     if value.startswith("/"):
         raise ValueError(f"{what} {short_repr(value)} has a leading '/': keys are relative")

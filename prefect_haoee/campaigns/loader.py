@@ -42,7 +42,7 @@ from prefect_haoee.campaigns.errors import (
 from prefect_haoee.campaigns.files import CampaignFileError, read_regular_file
 from prefect_haoee.campaigns.item_count import check_item_count
 from prefect_haoee.campaigns.limits import CampaignLimits
-from prefect_haoee.campaigns.plan import expand
+from prefect_haoee.campaigns.plan import check_items
 from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import (
     BudgetSpec,
@@ -224,7 +224,7 @@ def _parse(
         message = f"{len(raw_prompts):,} prompts, above the limit of {limits.max_items:,} items"
         raise CampaignError([Problem(source, "prompts", message)])
     try:
-        draft = Campaign.model_validate(data)
+        draft = Campaign.model_validate(data).with_source(source)
     except ValidationError as exc:
         found = validation_problems(exc, source, _allowed_keys, _PARAM_NAMES)
         raise CampaignError(found) from None
@@ -258,7 +258,8 @@ def _parse(
         raise CampaignError(_resolved_problems(exc, source, origins)) from None
     reader = ReferenceReader(base_dir, read_objects=check_objects)
     campaign = campaign.with_source(source, tuple(origins)).with_reader(reader)
-    expand(campaign, date.today(), max_items=limits.max_items)  # CampaignError if invalid
+    del entries, origins  # the rows live on as the campaign's prompts only
+    check_items(campaign, date.today(), max_items=limits.max_items)  # CampaignError if invalid
     return campaign
 
 

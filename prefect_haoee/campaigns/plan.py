@@ -93,6 +93,29 @@ def expand(
     nothing is built (:mod:`prefect_haoee.campaigns.item_count`). Reference images are read
     through ``references`` (default: the campaign's reader, which reads each at most once).
     """
+    return _expand(campaign, run_date, references, max_items, keep=True)
+
+
+def check_items(
+    campaign: Campaign,
+    run_date: date,
+    references: ReferenceReader | None = None,
+    *,
+    max_items: int | None = None,
+) -> None:
+    """What :func:`expand` checks, without keeping the items (the loader validates a file
+    this way: memory stays at one item plus a stem per item)."""
+    _expand(campaign, run_date, references, max_items, keep=False)
+
+
+def _expand(
+    campaign: Campaign,
+    run_date: date,
+    references: ReferenceReader | None,
+    max_items: int | None,
+    *,
+    keep: bool,
+) -> list[WorkItem]:
     cap = CampaignLimits().max_items if max_items is None else max_items
     check_item_count(campaign, None, cap, with_budget=False)  # the budget is the plan's
     reader = references or campaign.reader
@@ -128,7 +151,8 @@ def expand(
                 )
                 problems.append(Problem(*at, message))
             stems.setdefault(item.object_stem, f"variant {variant} of {entry.id!r}")
-            items.append(item)
+            if keep:
+                items.append(item)
     if problems:
         raise CampaignError(problems)
     return items

@@ -42,10 +42,8 @@ class Unreachable(Exception):
 
 def load_or_report(path: Path, as_json: bool, check_objects: bool = True) -> Campaign | None:
     try:
+        # The loader checks every request (without keeping the items): no network.
         campaign = load_campaign(path, check_objects=check_objects)
-        from prefect_haoee.campaigns import expand
-
-        expand(campaign, date.today())  # every request validated, no network
     except CampaignError as exc:
         show_problems(exc, as_json)
         return None

@@ -182,6 +182,7 @@ def test_hostile_file_is_refused_at_once_in_little_memory(name: str, tmp_path: P
     result = load_in_child(path)
     assert result["ok"] is False
     assert_problem(result["problems"], where, message)
+    assert {p["file"] for p in result["problems"]} == {str(path)}
     assert result["seconds"] < 1.0, result
     assert result["max_rss_kb"] < 400_000, result
 
