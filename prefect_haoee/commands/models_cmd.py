@@ -58,7 +58,7 @@ def model_rows() -> list[dict[str, Any]]:
                 "kind": info.kind,
                 "modes": list(info.modes),
                 "seed": False,
-                "input_images": "0-1" if info.kind != "music" else "0",
+                "input_images": "-",  # per request shape: see the family's module
                 "price": FAMILY_PRICES[info.family],
             }
         )
@@ -71,7 +71,8 @@ def show_models(as_json: bool) -> int:
         print_json({"currency": CURRENCY, "prices_guessed": PRICES_GUESSED, "models": rows})
         return 0
     table = Table(title=Text(f"{len(rows)} models (prices in {CURRENCY} per request)"))
-    for column in ("model", "family", "kind", "sync/async", "seed", "input images", "price"):
+    table.add_column("model", overflow="fold", max_width=40)
+    for column in ("family", "kind", "sync/async", "seed", "input images", "price"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(

@@ -146,6 +146,7 @@ class ServerProcess:
         env.pop("PREFECT_API_URL", None)
         env["PREFECT__SERVER_FINAL"] = "1"
         env["PREFECT_SERVER_UI_ENABLED"] = "0" if self.temporary else "1"
+        env["PREFECT_SERVER_UI_API_URL"] = self.api_url  # the UI calls this server's API
         if self.temporary:
             env["PREFECT__SERVER_EPHEMERAL"] = "1"
         return env

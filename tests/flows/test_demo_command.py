@@ -1,4 +1,9 @@
-"""``haoee demo --keep`` as a subprocess: exit code, the S3 objects and the manifest."""
+"""``haoee demo`` as a subprocess: exit code, the S3 objects, the manifest, its UI link.
+
+Waits are generous (a loaded 2-core machine starts a Prefect server in 30-60 s) and
+awaited: the demo's output is read until it says what the test waits for, and the
+process is waited for after Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,68 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
 
+STARTUP_S = 420
+SHUTDOWN_S = 180
 
-def test_demo_produces_images_and_manifest(prefect_server: str, tmp_path: Path) -> None:
+
+def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "PREFECT_API_URL": prefect_server,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
         "COLUMNS": "160",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
-    for name in ("HAOEE_API_KEY", "HAOEE_BASE_URL", "AWS_ENDPOINT_URL_S3"):
+    for name in ("HAOEE_API_KEY", "HAOEE_BASE_URL", "AWS_ENDPOINT_URL_S3", "HAOEE_LOCK_DIR"):
         env.pop(name, None)
+    for name in ("PREFECT_RESULTS_LOCAL_STORAGE_PATH", "PREFECT_LOCAL_STORAGE_PATH"):
+        env.pop(name, None)
+    return env
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_demo_twice_in_one_prefect_home(prefect_server: str, tmp_path: Path) -> None:
+    """The second demo must not find the first one's committed answers (which point at
+    the first demo's simulator, gone): all its state lives in its own temporary home."""
+    env = demo_env(tmp_path, PREFECT_API_URL=prefect_server)
+    for attempt in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "prefect_haoee", "demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_S,
+        )
+        text = " ".join(done.stdout.split())
+        assert done.returncode == 0, (attempt, done.stdout[-3000:], done.stderr[-3000:])
+        assert "6/6 image(s)" in text and "0 paid twice" in text, text[-2000:]
+    assert not (tmp_path / "prefect-home" / "storage").exists()  # nothing left in the home
+
+
+def test_demo_keep_serves_a_ui_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """No PREFECT_API_URL and no local server: --keep starts a Prefect server with its UI,
+    prints a flow-run link that answers, and everything stops after Ctrl-C."""
+    env = demo_env(tmp_path, PREFECT_SERVER_API_PORT=str(closed_port()))
+    env.pop("PREFECT_API_URL", None)
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -37,15 +83,24 @@ def test_demo_produces_images_and_manifest(prefect_server: str, tmp_path: Path) 
             text=True,
         )
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + STARTUP_S
         while "stay up" not in log.read_text():
             assert proc.poll() is None, log.read_text()[-4000:]
             assert time.monotonic() < deadline, log.read_text()[-4000:]
-            time.sleep(0.2)
+            time.sleep(0.2)  # the child's output: nothing to await
         text = " ".join(log.read_text().split())  # rich wraps long lines
         assert "7/7 image(s)" in text and "exit 0" in text
         assert "1 answered 429" in text and "1 refused by output moderation" in text
         assert "0 paid twice" in text
+        assert "Traceback" not in text and "werkzeug" not in text and " | INFO " not in text
+        link = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+/v2/runs/flow-run/\S+)", text)
+        assert link, text
+        browser = {"Accept": "text/html,application/xhtml+xml"}  # as a browser navigates
+        page = httpx.get(link.group(1), headers=browser, timeout=60, follow_redirects=True)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        ui = link.group(1).split("/v2/")[0]
+        settings = httpx.get(f"{ui}/ui-settings", timeout=60).json()
+        assert settings["api_url"] == f"{ui}/api", settings  # the UI talks to this server
         endpoint = re.search(r"S3 (http://127\.0\.0\.1:\d+)", text)
         manifest_key = re.search(r"Manifest: s3://haoee-demo/(\S+)", text)
         assert endpoint and manifest_key, text
@@ -70,7 +125,25 @@ def test_demo_produces_images_and_manifest(prefect_server: str, tmp_path: Path) 
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=SHUTDOWN_S)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
     assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def test_demo_without_moto_says_which_extra_to_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "no-moto" / "moto"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('moto is not installed')\n")
+    path = os.pathsep.join(filter(None, [str(blocker.parent), os.environ.get("PYTHONPATH")]))
+    env = demo_env(tmp_path, PYTHONPATH=path)
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect_haoee", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "prefect-haoee[demo]" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
