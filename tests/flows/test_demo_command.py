@@ -64,7 +64,7 @@ def test_demo_twice_in_one_prefect_home(prefect_server: str, tmp_path: Path) -> 
         )
         text = " ".join(done.stdout.split())
         assert done.returncode == 0, (attempt, done.stdout[-3000:], done.stderr[-3000:])
-        assert "6/6 image(s)" in text and "0 paid twice" in text, text[-2000:]
+        assert "7/7 image(s)" in text and "0 paid twice" in text, text[-2000:]
     assert not (tmp_path / "prefect-home" / "storage").exists()  # nothing left in the home
 
 
