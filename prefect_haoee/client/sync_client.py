@@ -30,6 +30,7 @@ from prefect_haoee.client.protocol import (
     get_result_call,
     parse_envelope,
     process_call,
+    read_capped,
     submit_call,
     transport_error,
 )
@@ -108,9 +109,10 @@ class HaoeeClient(ClientBase):
 
     def _send(self, call: Call) -> Envelope:
         def once() -> Envelope:
-            response = self._http.post(
-                VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-            )
+            with self._http.stream(
+                "POST", VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+            ) as streamed:
+                response = read_capped(streamed, self.settings.max_answer_bytes)
             return parse_envelope(response, self._scrub)
 
         label = f"{call.action} {call.body.get('req_key')}"
@@ -120,14 +122,15 @@ class HaoeeClient(ClientBase):
         """One family call through the shared retry loop; the answer's JSON."""
 
         def once() -> Any:
-            response = self._http.request(
+            with self._http.stream(
                 call.method,
                 call.path,
                 params=call.params,
                 json=call.json,
                 content=call.content,
                 headers=call.headers,
-            )
+            ) as streamed:
+                response = read_capped(streamed, self.settings.max_answer_bytes)
             return jobs.read_payload(response, call, self._scrub)
 
         return self._with_retries(call.label, once, paid=paid)
