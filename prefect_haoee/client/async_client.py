@@ -199,7 +199,10 @@ class AsyncHaoeeClient(ClientBase):
 
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+        try:
+            return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None
 
     # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
 
@@ -250,6 +253,9 @@ class AsyncHaoeeClient(ClientBase):
         max_bytes: int | None = None,
     ) -> DownloadedMedia:
         """Stream a video/audio file into ``sink`` (capped, content-type and magic checked)."""
-        return await adownload_media(
-            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
-        )
+        try:
+            return await adownload_media(
+                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+            )
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None

@@ -192,7 +192,10 @@ class HaoeeClient(ClientBase):
 
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        return download_image(source, client=self._files, max_bytes=max_bytes)
+        try:
+            return download_image(source, client=self._files, max_bytes=max_bytes)
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None
 
     # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
 
@@ -256,6 +259,9 @@ class HaoeeClient(ClientBase):
 
         The key is sent only to the gateway's own origin (sora's ``/content`` link).
         """
-        return download_media(
-            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
-        )
+        try:
+            return download_media(
+                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+            )
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None
