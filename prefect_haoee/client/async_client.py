@@ -25,6 +25,7 @@ from prefect_haoee.client.protocol import (
     PAID_ACTIONS,
     VISUAL_PATH,
     Call,
+    aread_capped,
     client_headers,
     client_limits,
     client_timeout,
@@ -111,9 +112,10 @@ class AsyncHaoeeClient(ClientBase):
 
     async def _send(self, call: Call) -> Envelope:
         async def once() -> Envelope:
-            response = await self._http.post(
-                VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-            )
+            async with self._http.stream(
+                "POST", VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+            ) as streamed:
+                response = await aread_capped(streamed, self.settings.max_answer_bytes)
             return parse_envelope(response, self._scrub)
 
         label = f"{call.action} {call.body.get('req_key')}"
@@ -123,14 +125,15 @@ class AsyncHaoeeClient(ClientBase):
         """One family call through the shared retry loop; the answer's JSON."""
 
         async def once() -> Any:
-            response = await self._http.request(
+            async with self._http.stream(
                 call.method,
                 call.path,
                 params=call.params,
                 json=call.json,
                 content=call.content,
                 headers=call.headers,
-            )
+            ) as streamed:
+                response = await aread_capped(streamed, self.settings.max_answer_bytes)
             return jobs.read_payload(response, call, self._scrub)
 
         return await self._with_retries(call.label, once, paid=paid)
@@ -196,7 +199,10 @@ class AsyncHaoeeClient(ClientBase):
 
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+        try:
+            return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None
 
     # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
 
@@ -247,6 +253,9 @@ class AsyncHaoeeClient(ClientBase):
         max_bytes: int | None = None,
     ) -> DownloadedMedia:
         """Stream a video/audio file into ``sink`` (capped, content-type and magic checked)."""
-        return await adownload_media(
-            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
-        )
+        try:
+            return await adownload_media(
+                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+            )
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None

@@ -88,8 +88,7 @@ class ClientBase:
         error = self._scrubbed(error)
         if paid:
             error.paid_sends = sent
-        if self.retry_policy.waits_too_long(error):
-            assert isinstance(error, RateLimitedError) and error.retry_after is not None
+        if isinstance(error, RateLimitedError) and self.retry_policy.waits_too_long(error):
             error.message += (
                 f" (Retry-After {error.retry_after:.0f}s is over the "
                 f"{self.retry_policy.retry_after_limit:.0f}s limit: not waiting)"

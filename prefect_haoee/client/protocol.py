@@ -19,6 +19,7 @@ from prefect_haoee.client.errors import (
     ServerError,
     TaskFailedError,
     TransportError,
+    UnusableAnswerError,
     error_for,
 )
 from prefect_haoee.client.redact import Scrubber
@@ -122,6 +123,55 @@ def transport_error(exc: httpx.HTTPError, scrub: Scrubber) -> TransportError:
     error = TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind))
     error.request_sent = not isinstance(exc, NOT_SENT)
     return error
+
+
+def answer_too_big(status: int, limit: int) -> UnusableAnswerError:
+    return UnusableAnswerError(
+        f"the gateway's answer (HTTP {status}) is over the {limit}-byte cap "
+        "(HAOEE_MAX_ANSWER_BYTES): not read further, not resent",
+        http_status=status,
+    )
+
+
+def _check_declared(response: httpx.Response, limit: int) -> None:
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise answer_too_big(response.status_code, limit)
+
+
+def read_capped(response: httpx.Response, limit: int) -> httpx.Response:
+    """The streamed ``response`` read up to ``limit`` bytes, as a plain response."""
+    _check_declared(response, limit)
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise answer_too_big(response.status_code, limit)
+        chunks.append(chunk)
+    return _as_read(response, b"".join(chunks))
+
+
+async def aread_capped(response: httpx.Response, limit: int) -> httpx.Response:
+    """:func:`read_capped` for the async client."""
+    _check_declared(response, limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise answer_too_big(response.status_code, limit)
+        chunks.append(chunk)
+    return _as_read(response, b"".join(chunks))
+
+
+def _as_read(response: httpx.Response, body: bytes) -> httpx.Response:
+    # The body is already decoded: drop the headers that would make httpx decode it again.
+    skip = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in skip]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
 
 
 def _error_body_fields(payload: Any) -> tuple[int | None, str | None, str | None]:

@@ -40,6 +40,14 @@ class HaoeeSettings(BaseSettings):
         ),
     )
     retry_after_max: float = Field(default=60.0, ge=0, description="Cap on a honoured Retry-After")
+    max_answer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Cap on a gateway answer body (bytes, after decompression), read as a stream: "
+            "a bigger answer is an error, never held whole"
+        ),
+    )
     retry_after_limit: float = Field(
         default=300.0,
         ge=0,

@@ -30,6 +30,7 @@ from prefect_haoee.client.protocol import (
     get_result_call,
     parse_envelope,
     process_call,
+    read_capped,
     submit_call,
     transport_error,
 )
@@ -108,9 +109,10 @@ class HaoeeClient(ClientBase):
 
     def _send(self, call: Call) -> Envelope:
         def once() -> Envelope:
-            response = self._http.post(
-                VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-            )
+            with self._http.stream(
+                "POST", VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
+            ) as streamed:
+                response = read_capped(streamed, self.settings.max_answer_bytes)
             return parse_envelope(response, self._scrub)
 
         label = f"{call.action} {call.body.get('req_key')}"
@@ -120,14 +122,15 @@ class HaoeeClient(ClientBase):
         """One family call through the shared retry loop; the answer's JSON."""
 
         def once() -> Any:
-            response = self._http.request(
+            with self._http.stream(
                 call.method,
                 call.path,
                 params=call.params,
                 json=call.json,
                 content=call.content,
                 headers=call.headers,
-            )
+            ) as streamed:
+                response = read_capped(streamed, self.settings.max_answer_bytes)
             return jobs.read_payload(response, call, self._scrub)
 
         return self._with_retries(call.label, once, paid=paid)
@@ -189,7 +192,10 @@ class HaoeeClient(ClientBase):
 
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        return download_image(source, client=self._files, max_bytes=max_bytes)
+        try:
+            return download_image(source, client=self._files, max_bytes=max_bytes)
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None
 
     # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
 
@@ -253,6 +259,9 @@ class HaoeeClient(ClientBase):
 
         The key is sent only to the gateway's own origin (sora's ``/content`` link).
         """
-        return download_media(
-            url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
-        )
+        try:
+            return download_media(
+                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+            )
+        except HaoeeError as exc:  # its text may quote a URL or header from outside
+            raise self._scrubbed(exc) from None

@@ -17,7 +17,7 @@ from rich.text import Text
 from prefect_haoee.campaigns import CURRENCY, CampaignError, Plan
 
 if TYPE_CHECKING:  # the flow stack (Prefect) loads only for `run`
-    from prefect_haoee.flows.result import CampaignResult
+    from prefect_haoee.flows.result import CampaignResult, ItemSummary
 
 console = Console(markup=False, emoji=False, highlight=False)
 errors = Console(stderr=True, markup=False, emoji=False, highlight=False)
@@ -98,9 +98,15 @@ def result_table(result: CampaignResult) -> Table:
             Text(_short_key(row.s3_key) if done else row.error),
             row.size,
             f"{row.seconds:.2f}" if done else "",
-            ("no (cached)" if row.cache_hit else f"{row.cost:.2f}") if done else "",
+            _paid_cell(row) if done else "",
         )
     return table
+
+
+def _paid_cell(row: ItemSummary) -> str:
+    paid = "no (cached)" if row.cache_hit else f"{row.cost:.2f}"
+    # Another run paid for the same image too (two runs without a shared lock).
+    return f"{paid} PAID TWICE" if row.paid_twice_with else paid
 
 
 def show_result(result: CampaignResult) -> None:
@@ -111,6 +117,12 @@ def show_result(result: CampaignResult) -> None:
         f"{result.cost:.2f} {CURRENCY}) in {result.seconds:.1f}s; "
         f"manifest s3://{result.bucket}/{result.manifest_key}"
     )
+    if result.paid_twice:
+        say_error(
+            (f"{result.paid_twice} image(s) paid twice", "bold yellow"),
+            ": another run of this campaign paid for them too (no shared lock); "
+            "see paid_twice_with in the manifest",
+        )
     if result.failed:
         say_error((f"{result.failed} item(s) failed", "bold red"), " (the others are kept)")
 

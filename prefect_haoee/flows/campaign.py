@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import nullcontext
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -33,6 +33,7 @@ from prefect_haoee.flows.manifest import (
     build_manifest,
     entry_for,
     read_manifest,
+    reconcile,
     record_from_entry,
     write_manifest,
 )
@@ -181,6 +182,7 @@ async def run_campaign(
 ) -> State[CampaignResult]:
     """Produce every image of a campaign into S3; Failed if any item failed (others kept)."""
     started = time.perf_counter()
+    began = datetime.now(timezone.utc)
     logger = get_run_logger()
     spec = _campaign_of_run(campaign)
     day = run_date or date.today()
@@ -207,9 +209,15 @@ async def run_campaign(
         await _produce(spec, remaining, outcomes, s3, credentials, progress)
 
     ordered = [outcomes[i] for i in range(len(plan.items))]
-    key = await _write_manifest(spec, day, s3, base, ordered)
+    key, twice = await _write_manifest(spec, day, s3, base, ordered, began)
     done = [(o.item, o.record) for o in ordered if o.record is not None]
-    result = CampaignResult.build(spec, plan, ordered, s3.bucket_name, base, key, started)
+    result = CampaignResult.build(spec, plan, ordered, s3.bucket_name, base, key, started, twice)
+    if result.paid_twice:
+        logger.warning(
+            "%d image(s) were paid twice: another run of this campaign paid for them too "
+            "(no shared lock); see paid_twice_with in the manifest",
+            result.paid_twice,
+        )
     await publish_results(spec.name, s3, [row.model_dump() for row in result.items], done)
     campaign_event(spec.name, result.event_payload())
     if result.failed:
@@ -221,14 +229,25 @@ async def run_campaign(
 
 
 async def _write_manifest(
-    spec: Campaign, day: date, s3: S3Bucket, base: str, ordered: list[ItemOutcome]
-) -> str:
-    """Write this run's manifest next to its images; return its key. Its entries and text
-    are dropped on return, before the result and the artifacts are built (a lower peak)."""
+    spec: Campaign,
+    day: date,
+    s3: S3Bucket,
+    base: str,
+    ordered: list[ItemOutcome],
+    began: datetime,
+) -> tuple[str, dict[str, str]]:
+    """Write this run's manifest next to its images; return its key and the items paid
+    twice (request hash -> other payer), reconciled with a manifest another run wrote at
+    the same key meanwhile. Its entries and text are dropped on return, before the result
+    and the artifacts are built (a lower peak)."""
     entries = [entry_for(o.item, o.record, o.error) for o in ordered]
     manifest = build_manifest(spec.name, day.isoformat(), s3.bucket_name, entries)
-    key: str = await anyio.to_thread.run_sync(write_manifest, s3, manifest_key(base), manifest)
-    return key
+    where = manifest_key(base)
+    previous = await anyio.to_thread.run_sync(read_manifest, s3, where)
+    manifest = reconcile(previous, manifest, began)
+    twice = {e.request_hash: e.paid_twice_with for e in manifest.items if e.paid_twice_with}
+    key: str = await anyio.to_thread.run_sync(write_manifest, s3, where, manifest)
+    return key, twice
 
 
 async def _produce(

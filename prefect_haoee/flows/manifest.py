@@ -48,6 +48,10 @@ class ManifestEntry(BaseModel):
     error: str | None = None
     references: list[dict[str, Any]] = Field(default_factory=list)
     """The item's reference images: source, kind, via, bytes, sha256 (never the bytes)."""
+    paid_by: str | None = None
+    """The flow run that paid for the object (None when this run reused it)."""
+    paid_twice_with: str | None = None
+    """Another run that paid for the same object: a double payment (``paid twice``)."""
 
 
 class Manifest(BaseModel):
@@ -58,6 +62,9 @@ class Manifest(BaseModel):
     total: int
     done: int
     failed: int
+    paid_twice: int = 0
+    """Items another run paid for too (two runs without a shared lock): see each entry's
+    ``paid_twice_with``."""
     items: list[ManifestEntry]
 
 
@@ -107,6 +114,8 @@ def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> 
         gateway_request_id=record.gateway_request_id,
         cost_units=record.cost_units,
         source=record.source,
+        paid_by=record.paid_by,
+        paid_twice_with=record.paid_twice_with,
     )
 
 
@@ -122,6 +131,7 @@ def build_manifest(
         total=len(entries),
         done=done,
         failed=len(entries) - done,
+        paid_twice=sum(1 for e in entries if e.paid_twice_with),
         items=entries,
     )
 
@@ -152,6 +162,45 @@ def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
         return None
 
 
+def reconcile(previous: Manifest | None, manifest: Manifest, since: datetime) -> Manifest:
+    """``manifest`` with the double payments that the manifest already at its key shows.
+
+    Two runs of one campaign on machines that share no lock both pay for an item; the one
+    that stores second finds the object (``paid_twice_with`` in its record). The run that
+    stored first learns it here, when the other run's manifest is at the key: an item both
+    paid for (``cost_units`` > 0 in both, different ``paid_by``) in a manifest written since
+    this run started. Double payments an earlier manifest reported stay reported while the
+    item is at the same key.
+    """
+    if previous is None:
+        return manifest
+    known = {e.request_hash: e for e in previous.items if e.status == "done"}
+    concurrent = previous.written_at >= since
+    entries: list[ManifestEntry] = []
+    changed = False
+    for entry in manifest.items:
+        other = known.get(entry.request_hash)
+        mark: str | None = None
+        if entry.status == "done" and entry.paid_twice_with is None and other is not None:
+            if other.paid_twice_with and other.key == entry.key:
+                mark = other.paid_twice_with if other.paid_by == entry.paid_by else other.paid_by
+            elif (
+                concurrent
+                and entry.cost_units > 0
+                and other.cost_units > 0
+                and other.paid_by != entry.paid_by
+            ):
+                mark = other.paid_by or "unknown"
+        if mark:
+            entry = entry.model_copy(update={"paid_twice_with": mark})
+            changed = True
+        entries.append(entry)
+    if not changed:
+        return manifest
+    paid_twice = sum(1 for e in entries if e.paid_twice_with)
+    return manifest.model_copy(update={"items": entries, "paid_twice": paid_twice})
+
+
 def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
     """An earlier run's record of a stored image (no S3 call needed)."""
     if entry.status != "done" or entry.key is None or entry.sha256 is None:
@@ -174,6 +223,8 @@ def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
         extra_keys=entry.extra_keys,
         gateway_request_id=entry.gateway_request_id,
         cost_units=0,
+        paid_by=entry.paid_by,
+        paid_twice_with=entry.paid_twice_with,
         source="s3",
         cache_hit=True,
     )

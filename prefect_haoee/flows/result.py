@@ -60,10 +60,13 @@ class ItemSummary(BaseModel):
     reseeds: int = 0
     """New seeds tried after output moderation (50511/50519) before this image passed."""
     error: str
+    paid_twice_with: str = ""
+    """Another run that paid for this same image too (empty: paid once, or not at all)."""
 
     @classmethod
-    def of(cls, outcome: ItemOutcome) -> ItemSummary:
+    def of(cls, outcome: ItemOutcome, paid_twice_with: str | None = None) -> ItemSummary:
         item, record = outcome.item, outcome.record
+        other = paid_twice_with or (record.paid_twice_with if record else None)
         return cls(
             prompt_id=item.prompt_id,
             variant=item.variant,
@@ -78,6 +81,7 @@ class ItemSummary(BaseModel):
             cost=round(item.cost * record.cost_units, 6) if record else 0.0,
             reseeds=record.reseeds if record else 0,
             error=outcome.error or "",
+            paid_twice_with=other or "",
         )
 
 
@@ -101,6 +105,9 @@ class CampaignResult(BaseModel):
     stored_before: int
     paid_calls: int
     """Billable gateway generations this run actually made."""
+    paid_twice: int = 0
+    """Images another run paid for too (two runs of this campaign without a shared lock):
+    the rows whose ``paid_twice_with`` names the other run; the manifest says the same."""
     cost: float
     seconds: float
     records: list[ImageRecord]
@@ -117,7 +124,9 @@ class CampaignResult(BaseModel):
         prefix: str,
         manifest_key: str,
         started: float,
+        paid_twice: dict[str, str] | None = None,
     ) -> CampaignResult:
+        """``paid_twice``: request hash -> the other payer, as the manifest found them."""
         records = [o.record for o in outcomes if o.record is not None]
         failures = [
             Failure(
@@ -130,6 +139,8 @@ class CampaignResult(BaseModel):
             for o in outcomes
             if o.record is None
         ]
+        twice = paid_twice or {}
+        rows = [ItemSummary.of(o, twice.get(o.item.request_hash)) for o in outcomes]
         paid = sum(o.record.cost_units for o in outcomes if o.record is not None)
         cost = sum(o.item.cost * o.record.cost_units for o in outcomes if o.record is not None)
         return cls(
@@ -143,11 +154,12 @@ class CampaignResult(BaseModel):
             failed=len(failures),
             stored_before=plan.total - plan.paid_calls,
             paid_calls=paid,
+            paid_twice=sum(1 for row in rows if row.paid_twice_with),
             cost=round(cost, 6),
             seconds=round(time.perf_counter() - started, 3),
             records=records,
             failures=failures,
-            items=[ItemSummary.of(o) for o in outcomes],
+            items=rows,
         )
 
     def event_payload(self) -> dict[str, Any]:

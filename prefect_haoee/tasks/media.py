@@ -33,14 +33,16 @@ from prefect_haoee.tasks.retry_rules import (
     RETRY_JITTER,
     retry_if_retryable,
 )
-from prefect_haoee.tasks.s3_ledger import stored_record
+from prefect_haoee.tasks.s3_ledger import paid_twice_with, paying_run, stored_record
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
+    META_PAID_BY,
     META_REQUEST_HASH,
     META_SHA256,
     clean_metadata,
     full_key,
     head_object,
+    payer_of,
     put_image,
     s3_client,
 )
@@ -137,13 +139,15 @@ async def stream_media(
     stem: str,
     index: int,
     metadata: dict[str, Any],
-) -> tuple[DownloadedMedia, str]:
-    """Stream one media file into S3 through a spooled temporary file; return it and its key."""
+) -> tuple[DownloadedMedia, str, str | None]:
+    """Stream one media file into S3 through a spooled temporary file; return it, its key
+    and, when an object was already there, the run its metadata names as payer."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         media = await client.download_media(url, spool, kind)
         suffix = "" if index == 0 else f"-{index}"
         key = f"{stem}{suffix}.{media.extension}"
         existing = await anyio.to_thread.run_sync(head_object, bucket, key)
+        found = payer_of(existing) if existing is not None else None
         if existing is None or existing.get("Metadata", {}).get(META_SHA256) != media.sha256:
             meta = clean_metadata(
                 {
@@ -164,7 +168,7 @@ async def stream_media(
                     ExtraArgs={"ContentType": media.content_type, "Metadata": meta},
                 )
             )
-    return media, full_key(bucket, key)
+    return media, full_key(bucket, key), found
 
 
 async def store_files(
@@ -174,8 +178,11 @@ async def store_files(
     bucket: S3Bucket,
     stem: str,
     meta: dict[str, Any],
+    found: list[str | None] | None = None,
 ) -> tuple[DownloadedImage | DownloadedMedia | None, list[str]]:
-    """Download (images, verified) or stream (video, audio) every file into S3."""
+    """Download (images, verified) or stream (video, audio) every file into S3; the payers
+    named by objects already there go to ``found``."""
+    found = [] if found is None else found
     keys: list[str] = []
     first: DownloadedImage | DownloadedMedia | None = None
     media_type = MEDIA_OF_KIND[request.kind]
@@ -192,10 +199,14 @@ async def store_files(
             }
             stored = await anyio.to_thread.run_sync(put_image, image, bucket, key, image_meta)
             keys.append(stored.key)
+            found.append(stored.found_payer)
             first = first or image
         else:
-            media, key = await stream_media(http, source, media_type, bucket, stem, index, meta)
+            media, key, payer = await stream_media(
+                http, source, media_type, bucket, stem, index, meta
+            )
             keys.append(key)
+            found.append(payer)
             first = first or media
     return first, keys
 
@@ -253,17 +264,23 @@ async def produce_media(
         "mode": chosen,
         "kind": request.kind,
     }
+    payer = paying_run()
+    payers: list[str | None] = []
     try:
         sources = await run.sources(chosen)
+        if run.paid:
+            meta[META_PAID_BY] = payer
         try:
-            first, keys = await store_files(http, sources, request, bucket, stem, meta)
+            first, keys = await store_files(http, sources, request, bucket, stem, meta, payers)
         except DownloadError as exc:
             # Stored answers outlive their file URLs: poll again (free) or, for a sync
             # answer we did not just pay for, generate again - the file was never kept.
             if exc.http_status not in (403, 404) or (chosen == "sync" and not run.resumed):
                 raise
             sources = await run.sources(chosen, refresh=True)
-            first, keys = await store_files(http, sources, request, bucket, stem, meta)
+            if run.paid:
+                meta[META_PAID_BY] = payer
+            first, keys = await store_files(http, sources, request, bucket, stem, meta, payers)
     finally:
         if own:
             await http.aclose()
@@ -290,6 +307,8 @@ async def produce_media(
         duration_s=None if is_image else getattr(first, "duration_s", None),
         task_id=run.job_id,
         cost_units=run.paid,
+        paid_by=payer if run.paid else None,
+        paid_twice_with=paid_twice_with(run.paid, payer, payers),
         source="resumed" if run.resumed and run.paid == 0 else "generated",
         cache_hit=run.paid == 0,
         timings=StepTimings(total_s=time.perf_counter() - started),

@@ -33,9 +33,10 @@ from prefect_haoee.tasks.retry_rules import (
     RETRY_JITTER,
     retry_if_retryable,
 )
-from prefect_haoee.tasks.s3_ledger import record_from_head
+from prefect_haoee.tasks.s3_ledger import paid_twice_with, paying_run, record_from_head
 from prefect_haoee.tasks.steps import persisted_step
 from prefect_haoee.tasks.storage import (
+    META_PAID_BY,
     META_REQUEST_HASH,
     find_stored,
     head_object,
@@ -285,6 +286,7 @@ async def produce_image(
             await http.aclose()
 
     first = downloaded[0]
+    payer = paying_run()
     meta: dict[str, Any] = {
         **(metadata or {}),
         META_REQUEST_HASH: request.request_hash,
@@ -296,6 +298,7 @@ async def produce_image(
         "width": first.width,
         "height": first.height,
         "gateway-request-id": run.gateway_request_id,
+        META_PAID_BY: payer if run.paid else None,
     }
     upload_started = time.perf_counter()
     stored = []
@@ -328,6 +331,8 @@ async def produce_image(
         gateway_request_id=run.gateway_request_id,
         task_id=run.task_id,
         cost_units=run.paid,
+        paid_by=payer if run.paid else None,
+        paid_twice_with=paid_twice_with(run.paid, payer, [s.found_payer for s in stored]),
         reseeds=run.reseeds,
         source="resumed" if run.resumed and run.paid == 0 else "generated",
         cache_hit=run.paid == 0,

@@ -43,6 +43,9 @@ class StoredObject(BaseModel):
     content_type: str
     uploaded: bool
     """False when an object with the same checksum was already there (nothing written)."""
+    found_payer: str | None = None
+    """When an object was already at the key: the run its metadata names as the payer
+    (``"unknown"`` if it names none). None when the key was free."""
 
     @property
     def uri(self) -> str:
@@ -93,6 +96,11 @@ class ImageRecord(BaseModel):
     """generated: paid now; resumed: a persisted paid step was reused; s3: already stored."""
     cache_hit: bool = False
     timings: StepTimings = Field(default_factory=StepTimings)
+    paid_by: str | None = None
+    """The flow run that paid for the stored object (S3 metadata ``paid-by-run``)."""
+    paid_twice_with: str | None = None
+    """Another run that paid for this same object too: a double payment (two runs without
+    a shared lock). None when only one payment is known."""
 
     @property
     def uri(self) -> str:

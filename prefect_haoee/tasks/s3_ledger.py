@@ -8,15 +8,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import META_SHA256, find_stored, full_key, head_object
+from prefect_haoee.tasks.storage import (
+    META_PAID_BY,
+    META_SHA256,
+    find_stored,
+    full_key,
+    head_object,
+)
 
 AnyRequest = VisualRequest | FamilyRequest
+
+
+def paying_run() -> str:
+    """Who pays in this process now: the flow run id (the task run id outside a flow)."""
+    task_ctx = TaskRunContext.get()
+    if task_ctx is not None:
+        return str(task_ctx.task_run.flow_run_id or task_ctx.task_run.id)
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None and flow_ctx.flow_run is not None:
+        return str(flow_ctx.flow_run.id)
+    return "unknown"
+
+
+def paid_twice_with(paid: int, payer: str, found: list[str | None]) -> str | None:
+    """The other payer when this run paid (``paid > 0``) for an object another run had
+    already stored at upload time; None otherwise."""
+    if paid <= 0:
+        return None
+    others = [f for f in found if f is not None and f != payer]
+    return others[0] if others else None
 
 
 def _int(value: str | None) -> int | None:
@@ -50,6 +77,7 @@ def record_from_head(
         bytes=int(head.get("ContentLength", 0) or 0),
         duration_s=float(duration) if duration else None,
         gateway_request_id=meta.get("gateway-request-id"),
+        paid_by=meta.get(META_PAID_BY),
         source="s3",
         cache_hit=True,
     )

@@ -28,6 +28,8 @@ from prefect_haoee.tasks.retry_rules import (
 
 META_SHA256 = "sha256"
 META_REQUEST_HASH = "request-hash"
+META_PAID_BY = "paid-by-run"
+"""S3 metadata: the flow run (or, outside a flow, the task run) that paid for the object."""
 
 
 def full_key(bucket: S3Bucket, key: str) -> str:
@@ -107,6 +109,25 @@ def clean_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
     return out
 
 
+def payer_of(head: dict[str, Any]) -> str:
+    """The run an existing object's metadata names as its payer (``unknown`` if none)."""
+    return str(head.get("Metadata", {}).get(META_PAID_BY) or "unknown")
+
+
+def _stored(
+    image: DownloadedImage, bucket: S3Bucket, key: str, uploaded: bool, payer: str | None
+) -> StoredObject:
+    return StoredObject(
+        bucket=bucket.bucket_name,
+        key=full_key(bucket, key),
+        sha256=image.sha256,
+        size=image.size,
+        content_type=image.content_type,
+        uploaded=uploaded,
+        found_payer=payer,
+    )
+
+
 def put_image(
     image: DownloadedImage,
     bucket: S3Bucket,
@@ -118,37 +139,50 @@ def put_image(
     """Upload unless an object with the same sha256 is already at ``key``.
 
     ``check_existing=False`` skips that HEAD (one S3 request less) for a caller that has
-    just found nothing there: at worst the same bytes are written again.
+    just found nothing there: the PUT is then conditional (``If-None-Match: *``), so an
+    object another run stored meanwhile is found, not silently overwritten unseen; its
+    payer is returned in ``found_payer`` (the caller reports a double payment). A server
+    that does not support conditional writes gets a plain PUT.
     """
     existing = head_object(bucket, key) if check_existing else None
     if existing is not None and existing.get("Metadata", {}).get(META_SHA256) == image.sha256:
-        return StoredObject(
-            bucket=bucket.bucket_name,
-            key=full_key(bucket, key),
-            sha256=image.sha256,
-            size=image.size,
-            content_type=image.content_type,
-            uploaded=False,
-        )
+        return _stored(image, bucket, key, False, payer_of(existing))
     meta = clean_metadata(metadata)
     meta[META_SHA256] = image.sha256
     # One PUT: ``S3Bucket.upload_from_file_object`` goes through boto3's transfer manager
     # (a thread pool per call, for an image of a few hundred KB) and logs every upload.
-    s3_client(bucket).put_object(
-        Bucket=bucket.bucket_name,
-        Key=full_key(bucket, key),
-        Body=image.data,
-        ContentType=image.content_type,
-        Metadata=meta,
-    )
-    return StoredObject(
-        bucket=bucket.bucket_name,
-        key=full_key(bucket, key),
-        sha256=image.sha256,
-        size=image.size,
-        content_type=image.content_type,
-        uploaded=True,
-    )
+    put: dict[str, Any] = {
+        "Bucket": bucket.bucket_name,
+        "Key": full_key(bucket, key),
+        "Body": image.data,
+        "ContentType": image.content_type,
+        "Metadata": meta,
+    }
+    if existing is None and not check_existing:
+        try:
+            s3_client(bucket).put_object(**put, IfNoneMatch="*")
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _NOT_SUPPORTED:
+                s3_client(bucket).put_object(**put)
+                return _stored(image, bucket, key, True, None)
+            if code not in _ALREADY_THERE:
+                raise
+            there = head_object(bucket, key)
+            if there is None:  # deleted in between: the key is free again
+                s3_client(bucket).put_object(**put)
+                return _stored(image, bucket, key, True, None)
+            if there.get("Metadata", {}).get(META_SHA256) == image.sha256:
+                return _stored(image, bucket, key, False, payer_of(there))
+            existing = there
+        else:
+            return _stored(image, bucket, key, True, None)
+    s3_client(bucket).put_object(**put)
+    return _stored(image, bucket, key, True, payer_of(existing) if existing else None)
+
+
+_ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_NOT_SUPPORTED = {"NotImplemented", "501"}
 
 
 @task(

@@ -23,6 +23,8 @@ LONG = os.environ.get("HAOEE_RELIABILITY", "").strip().lower() == "long"
 
 # The key every simulator of this suite accepts; the secrets test scans for it everywhere.
 REL_KEY = "rel-secret-key-5f0c2a9e7b"
+# The key a hostile gateway echoes back (test_rel_key_scrub): scanned for in fragments too.
+ECHO_KEY = "hk-live-7Qz9LmX2pV4tR8sW1nB6yC3d"
 
 VENV_BIN = Path(sys.executable).parent
 HAOEE = str(VENV_BIN / "haoee")

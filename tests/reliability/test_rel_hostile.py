@@ -111,6 +111,17 @@ class Handler(BaseHTTPRequestHandler):
             filler = "x" * (HUGE_JSON_MB * MB)
             data = {"image_urls": [f"{self.server.url}/files/png"], "pe_result": filler}
             self._send(200, json.dumps({"code": 10000, "data": data}).encode(), kind)
+        elif kind == "hugestream":  # 30 MB of answer without a Content-Length
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"code": 10000, "data": {"pe_result": "')
+            try:
+                for _ in range(HUGE_JSON_MB * MB // CHUNK):
+                    self.wfile.write(b"x" * CHUNK)
+                    self.server.count(kind, CHUNK)
+            except OSError:  # the client hung up at its cap
+                pass
         elif kind == "gw":  # a well-behaved gateway whose image URL depends on the prompt
             target = str(body.get("prompt", "")).split()[0]
             url = target if "://" in target else f"{self.server.url}/files/{target}"
@@ -247,6 +258,34 @@ def test_a_30_mb_answer_is_read_whole_and_measured(hostile: Hostile, exposed: An
     print(f"\nhostile: a {HUGE_JSON_MB} MB gateway answer peaked at {peak / MB:.0f} MB traced")
     exposed.add("hostile:huge", f"peak {peak}")
     assert peak < 8 * HUGE_JSON_MB * MB
+
+
+@pytest.mark.parametrize("kind", ["huge", "hugestream"])
+def test_an_answer_over_the_cap_is_refused_not_held(
+    hostile: Hostile, exposed: Any, kind: str
+) -> None:
+    """``HAOEE_MAX_ANSWER_BYTES``: an announced or streamed answer over it is an error,
+    read no further and not resent (it may be a billed answer)."""
+    before = hostile.calls[kind]
+    capped = settings(f"{hostile.url}/{kind}").model_copy(update={"max_answer_bytes": MB})
+
+    async def run() -> Any:
+        async with AsyncHaoeeClient(capped) as client:
+            return await client.generate(request())
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(TransportError) as caught:
+            asyncio.run(run())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    text = clean(caught.value, exposed, f"hostile:cap:{kind}")
+    assert "over the 1048576-byte cap" in text and not caught.value.retryable
+    assert hostile.calls[kind] - before == 1  # not resent
+    print(f"\nhostile: {kind} answer refused at a 1 MB cap, peak {peak / MB:.1f} MB traced")
+    if kind == "hugestream":  # ("huge" is built whole by the server, in this process)
+        assert peak < 8 * MB
 
 
 DOWNLOAD_CASES = [

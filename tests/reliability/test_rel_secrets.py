@@ -11,6 +11,11 @@ wrong key (an authentication failure). Then it scans:
 * artifacts (read back through the Prefect client), flow-run parameters, ``haoee.*`` events;
 * result files (the session's result storage, pickles decoded) and lock files;
 * every object of every bucket on the session's S3 server (manifests, images, metadata).
+
+Besides each key whole, it looks for fragments: any 8 characters of a key of this suite
+that take at least 4 from its random tail (a gateway may echo a key cut short; the
+client scrubs any 8-character run of the key, issue 13.15). The tail keeps words such as
+``rel-secr`` of the bucket ``rel-secrets`` from counting.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 import pytest
 from relkit import (
+    ECHO_KEY,
     HAOEE,
     REL_KEY,
     campaign_doc,
@@ -49,7 +55,18 @@ pytestmark = pytest.mark.reliability
 WRONG_KEY = "rel-wrong-key-8d41c07e3a"
 # SIM_KEY: the key of the other test folders; their runs share this session's result
 # storage and Prefect server when the whole suite runs, so they are scanned too.
-SECRETS = (REL_KEY, WRONG_KEY, SIM_KEY)
+SECRETS = (REL_KEY, WRONG_KEY, SIM_KEY, ECHO_KEY)
+FRAGMENT, TAIL = 8, 10
+
+
+def tail_fragments(secret: str) -> list[str]:
+    """8-character runs of ``secret`` holding at least 4 characters of its last 10."""
+    start = max(0, len(secret) - TAIL - (FRAGMENT - 4))
+    return [secret[i : i + FRAGMENT] for i in range(start, len(secret) - FRAGMENT + 1)]
+
+
+# SIM_KEY's tail (0123456789) is shared by other test keys: it is scanned for whole only.
+FRAGMENTS = tuple(f.encode() for s in (REL_KEY, WRONG_KEY, ECHO_KEY) for f in tail_fragments(s))
 BUCKET = "rel-secrets"
 RUN_DATE = date(2026, 9, 9)
 
@@ -86,11 +103,12 @@ class Scan:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
         for blob in decoded(raw):
-            for secret in SECRETS:
-                if secret.encode() in blob:
-                    at = blob.find(secret.encode())
+            for secret in (*(s.encode() for s in SECRETS), *FRAGMENTS):
+                if secret in blob:
+                    at = blob.find(secret)
                     context = blob[max(0, at - 80) : at + 40].decode("utf-8", "replace")
                     self.leaks.append(f"{kind} {where}: ...{context}...")
+                    break
 
 
 def run_child(args: list[str], env: dict[str, str], exposed: Any, label: str) -> Any:
