@@ -25,6 +25,8 @@ from pathlib import Path
 from prefect.locking.protocol import LockManager
 from prefect.settings import PREFECT_HOME
 
+from prefect_haoee.tasks.errors import LockNotObtainedError
+
 DEFAULT_WAIT_SECONDS = 15 * 60.0
 """How long a step waits for another holder: longer than one paid call with its retries."""
 POLL_SECONDS = 0.02
@@ -154,8 +156,20 @@ def set_lock_manager(manager: LockManager | None) -> None:
     _BACKEND = manager
 
 
+def not_obtained(key: str, wait: float) -> LockNotObtainedError:
+    return LockNotObtainedError(
+        f"Lock of paid step {key!r} not obtained within {wait:.0f} s (another run holds it): "
+        "the step was not run and nothing was paid; rerun later"
+    )
+
+
 class ConfiguredLockManager:
-    """Forwards to the configured backend; waits are bounded by ``wait_seconds``."""
+    """Forwards to the configured backend; waits are bounded by ``wait_seconds``.
+
+    A lock not obtained raises :class:`LockNotObtainedError` instead of answering False:
+    Prefect's transactions (the fine-grained tasks' SERIALIZABLE cache) ignore the
+    answer, and would otherwise run the paid call unlocked.
+    """
 
     def __init__(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
         self.wait_seconds = wait_seconds
@@ -168,7 +182,9 @@ class ConfiguredLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        return _backend().acquire_lock(key, holder, wait, hold_timeout)
+        if not _backend().acquire_lock(key, holder, wait, hold_timeout):
+            raise not_obtained(key, wait)
+        return True
 
     async def aacquire_lock(
         self,
@@ -178,7 +194,9 @@ class ConfiguredLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        return await _backend().aacquire_lock(key, holder, wait, hold_timeout)
+        if not await _backend().aacquire_lock(key, holder, wait, hold_timeout):
+            raise not_obtained(key, wait)
+        return True
 
     def release_lock(self, key: str, holder: str) -> None:
         backend = _backend()
