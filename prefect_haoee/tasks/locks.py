@@ -3,8 +3,10 @@
 Prefect's own ``FileSystemLockManager`` creates a lock file empty and fills it afterwards,
 so a concurrent reader can parse an empty file and fail; and a process killed while holding
 a lock leaves the file behind, blocking every rerun. :class:`FlockLockManager` instead holds
-an ``fcntl.flock`` on the lock file: atomic, and released by the kernel when the holding
-process dies, so a SIGKILL never leaves a stale lock. It serves the processes of one
+an operating-system lock on the lock file (``flock`` on POSIX, ``LockFileEx`` on Windows,
+through filelock's ``lock_descriptor``, so the package imports where ``fcntl`` does not
+exist): atomic, and released by the kernel when the holding process dies, so a SIGKILL
+never leaves a stale lock. It serves the processes of one
 machine; for workers on many machines, give :func:`set_lock_manager` a distributed one
 (e.g. prefect-redis's ``RedisLockManager``).
 
@@ -15,21 +17,32 @@ reaches tasks whose cache policies were built at import time.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import threading
 import time
 from pathlib import Path
 
+from filelock import lock_descriptor, unlock_descriptor
 from prefect.locking.protocol import LockManager
 from prefect.settings import PREFECT_HOME
 
-from prefect_haoee.tasks.errors import LockNotObtainedError
+from prefect_haoee.tasks.errors import LockConfigurationError, LockNotObtainedError
 
 DEFAULT_WAIT_SECONDS = 15 * 60.0
 """How long a step waits for another holder: longer than one paid call with its retries."""
 POLL_SECONDS = 0.02
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive OS lock on ``fd`` without waiting; False when another holds it."""
+    try:
+        return lock_descriptor(fd, blocking=False)
+    except OSError as exc:
+        raise LockConfigurationError(
+            f"File locks are not available here ({exc}): set HAOEE_LOCK_URL to a shared "
+            "backend (s3, redis://...) for paid steps"
+        ) from exc
 
 
 class FlockLockManager:
@@ -50,10 +63,13 @@ class FlockLockManager:
                 return self._held[key][0] == holder
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o644)
+            locked = False
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+                locked = _try_lock(fd)
+            finally:
+                if not locked:
+                    os.close(fd)
+            if not locked:
                 return False
             self._held[key] = (holder, fd)
             return True
@@ -94,7 +110,7 @@ class FlockLockManager:
             if held is None or held[0] != holder:
                 return
             del self._held[key]
-            fcntl.flock(held[1], fcntl.LOCK_UN)
+            unlock_descriptor(held[1])
             os.close(held[1])
 
     def is_locked(self, key: str) -> bool:
@@ -106,11 +122,9 @@ class FlockLockManager:
                 return False
             fd = os.open(path, os.O_RDWR)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            else:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                if not _try_lock(fd):
+                    return True
+                unlock_descriptor(fd)
                 return False
             finally:
                 os.close(fd)
