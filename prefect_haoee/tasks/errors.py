@@ -21,3 +21,10 @@ class UnreadableStepError(HaoeeError):
 
 class LockConfigurationError(HaoeeError):
     """``HAOEE_LOCK_*`` settings that cannot be used (unknown scheme, missing extra)."""
+
+
+class LockBackendError(HaoeeError):
+    """The lock backend (S3 claims, Redis) could not be reached: nothing was paid, and a
+    task retry may get through."""
+
+    retryable = True

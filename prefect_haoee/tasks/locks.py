@@ -25,12 +25,10 @@ from pathlib import Path
 
 from filelock import lock_descriptor, unlock_descriptor
 from prefect.locking.protocol import LockManager
-from prefect.settings import PREFECT_HOME
 
 from prefect_haoee.tasks.errors import LockConfigurationError, LockNotObtainedError
+from prefect_haoee.tasks.lock_settings import lock_settings
 
-DEFAULT_WAIT_SECONDS = 15 * 60.0
-"""How long a step waits for another holder: longer than one paid call with its retries."""
 POLL_SECONDS = 0.02
 
 
@@ -152,20 +150,29 @@ class FlockLockManager:
 
 
 _BACKEND: LockManager | None = None
+_FILE_LOCKS: dict[Path, FlockLockManager] = {}
+_FILE_LOCKS_MUTEX = threading.Lock()
+
+
+def file_locks(directory: Path) -> FlockLockManager:
+    """The process's one manager of the lock files under ``directory``."""
+    with _FILE_LOCKS_MUTEX:
+        manager = _FILE_LOCKS.get(directory)
+        if manager is None:
+            manager = _FILE_LOCKS[directory] = FlockLockManager(directory)
+        return manager
 
 
 def _backend() -> LockManager:
-    global _BACKEND
-    if _BACKEND is None:
-        configured = os.environ.get("HAOEE_LOCK_DIR")
-        directory = Path(configured) if configured else Path(PREFECT_HOME.value()) / "haoee-locks"
-        _BACKEND = FlockLockManager(directory)
-    return _BACKEND
+    if _BACKEND is not None:
+        return _BACKEND
+    return file_locks(lock_settings().directory)
 
 
 def set_lock_manager(manager: LockManager | None) -> None:
-    """Use another backend; ``None`` returns to file locks under ``$HAOEE_LOCK_DIR`` or
-    ``$PREFECT_HOME/haoee-locks``."""
+    """Use another machine-local backend (Python only); ``None`` returns to file locks
+    under ``HAOEE_LOCK_DIR`` (default ``$PREFECT_HOME/haoee-locks``). A worker chooses its
+    cross-machine guard with ``HAOEE_LOCK_URL`` instead (see ``tasks.lock_settings``)."""
     global _BACKEND
     _BACKEND = manager
 
@@ -185,8 +192,13 @@ class ConfiguredLockManager:
     answer, and would otherwise run the paid call unlocked.
     """
 
-    def __init__(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
-        self.wait_seconds = wait_seconds
+    def __init__(self, wait_seconds: float | None = None) -> None:
+        self.fixed_wait = wait_seconds
+
+    @property
+    def wait_seconds(self) -> float:
+        """The fixed wait, else ``HAOEE_LOCK_WAIT_SECONDS`` (default 15 min)."""
+        return self.fixed_wait if self.fixed_wait is not None else lock_settings().wait_seconds
 
     def acquire_lock(
         self,
@@ -231,10 +243,10 @@ class ConfiguredLockManager:
         return await _backend().await_for_lock(key, wait)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConfiguredLockManager) and other.wait_seconds == self.wait_seconds
+        return isinstance(other, ConfiguredLockManager) and other.fixed_wait == self.fixed_wait
 
     def __hash__(self) -> int:
-        return hash((type(self), self.wait_seconds))
+        return hash((type(self), self.fixed_wait))
 
 
 LOCK_MANAGER = ConfiguredLockManager()

@@ -144,7 +144,7 @@ async def persisted_step(
         value = await compute()
         await _persist(store, key, value, datetime.now(timezone.utc) + expiration, local)
         return value, False
-    async with paid_lock(key) as lease:
+    async with paid_lock(key, overwrite=overwrite) as lease:
         if not overwrite:
             if lease.committed is not None:
                 value = decode_step(lease.committed, f"step {key!r} committed with its lock")

@@ -22,7 +22,7 @@ from prefect_haoee.client import parse_request
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks import produce_image
 from prefect_haoee.tasks.errors import LockNotObtainedError, UnreadableStepError
-from prefect_haoee.tasks.locks import LOCK_MANAGER, FlockLockManager
+from prefect_haoee.tasks.locks import FlockLockManager
 from prefect_haoee.tasks.step_json import STEP_FORMAT, decode_step
 
 pytestmark = pytest.mark.integration
@@ -122,8 +122,15 @@ def test_foreign_documents_are_errors(document: dict[str, Any]) -> None:
     ids=["garbage", "foreign-document", "unknown-serializer"],
 )
 def test_unreadable_committed_record_stops_the_item_and_pays_nothing(
-    prefect_server: str, state_dir: Path, sim: Any, s3_bucket: Any, damage: bytes
+    prefect_server: str,
+    state_dir: Path,
+    sim: Any,
+    s3_bucket: Any,
+    damage: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # One machine (no claim in the bucket holding a second copy of the step).
+    monkeypatch.setenv("HAOEE_LOCK_URL", "file")
     req = request("high_aes_general_v20_L", f"bad-{uuid.uuid4().hex[:6]}")
     assert asyncio.run(produce_one(req, s3_bucket, "rec/bad")).is_completed()
     assert sim.stats()["billable_generations"] == 1
@@ -143,10 +150,28 @@ def test_lock_not_obtained_fails_the_item_without_paying(
     other_machine_process = FlockLockManager(state_dir / "locks")
     key = f"haoee-generate-{req.request_hash}"
     assert other_machine_process.acquire_lock(key, "someone-else")
-    monkeypatch.setattr(LOCK_MANAGER, "wait_seconds", 0.3)
+    monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "0.3")
     try:
         with pytest.raises(LockNotObtainedError, match="nothing was paid"):
             asyncio.run(produce_one(req, s3_bucket, "rec/lock"))
     finally:
         other_machine_process.release_lock(key, "someone-else")
     assert sim.stats()["billable_generations"] == 0
+
+
+def test_unreadable_step_left_with_a_claim_stops_the_item_and_pays_nothing(
+    prefect_server: str, sim: Any, s3_bucket: Any
+) -> None:
+    """The copy another machine left with its S3 claim is read the same way."""
+    req = request("high_aes_general_v20_L", f"claim-{uuid.uuid4().hex[:6]}")
+    assert asyncio.run(produce_one(req, s3_bucket, "rec/claim")).is_completed()
+    drop_images(s3_bucket, "rec/claim")
+    s3 = s3_bucket.credentials.get_s3_client()
+    key = f".haoee-claims/haoee-generate-{req.request_hash}.json"
+    claim = json.loads(s3.get_object(Bucket=s3_bucket.bucket_name, Key=key)["Body"].read())
+    assert claim["state"] == "done" and claim["step"]["type"] == "GeneratedImages"
+    claim["step"]["version"] = 99  # written by a newer prefect-haoee
+    s3.put_object(Bucket=s3_bucket.bucket_name, Key=key, Body=json.dumps(claim).encode())
+    with pytest.raises(UnreadableStepError, match="version 99"):
+        asyncio.run(produce_one(req, s3_bucket, "rec/claim"))
+    assert sim.stats()["billable_generations"] == 1
