@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore, get_result_store
 
+from prefect_haoee.blocks import named_result_storage
 from prefect_haoee.tasks.errors import UnreadableStepError
 from prefect_haoee.tasks.paid_lock import paid_lock
 from prefect_haoee.tasks.retry_rules import is_retryable
@@ -47,11 +48,14 @@ _STEP_CLASSES = tuple(STEP_TYPES.values())
 
 
 def step_store() -> ResultStore:
-    """The current run's result store, writing versioned JSON; the lock is ours
-    (:func:`paid_lock`), so the store holds no lock manager of its own."""
-    return get_result_store().model_copy(
-        update={"lock_manager": None, "serializer": STEP_SERIALIZER}
-    )
+    """The current run's result store (or ``HAOEE_RESULT_STORAGE_BLOCK``), writing
+    versioned JSON; the lock is ours (:func:`paid_lock`), so the store holds no lock
+    manager of its own."""
+    update: dict[str, Any] = {"lock_manager": None, "serializer": STEP_SERIALIZER}
+    storage = named_result_storage()
+    if storage is not None:
+        update["result_storage"] = storage
+    return get_result_store().model_copy(update=update)
 
 
 def _on_local_disk(store: ResultStore) -> bool:
