@@ -87,8 +87,8 @@ def test_two_machines_same_campaign_pay_each_request_once(
 ) -> None:
     config = SimulatorConfig(
         api_keys=simulator.config.api_keys,
-        latency_ms=800,
-        async_latency_ms=800,
+        latency_ms=2000,  # wide enough for both machines' calls to overlap under load
+        async_latency_ms=2000,
         latency_sigma=0.3,
         seed=11,
     )
@@ -113,7 +113,8 @@ def test_two_machines_same_campaign_pay_each_request_once(
         stats = sim.stats()
     for machine, (_, err) in zip(machines, outputs, strict=True):
         assert machine.returncode == 0, err[-4000:]
-    paid = [json.loads(out.strip().splitlines()[-1])["paid"] for out, _ in outputs]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    paid = [r["paid"] for r in reports]
     print(
         json.dumps(
             {
@@ -121,6 +122,11 @@ def test_two_machines_same_campaign_pay_each_request_once(
                 "billable": stats["billable_generations"],
                 "duplicates": stats["duplicates"],
                 "paid_by_machine": [sum(p) for p in paid],
+                # resumed: read the step another machine committed (they overlapped);
+                # s3: found the image already stored (they did not)
+                "sources_by_machine": [
+                    {s: r["sources"].count(s) for s in set(r["sources"])} for r in reports
+                ],
             }
         )
     )
