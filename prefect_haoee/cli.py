@@ -7,6 +7,7 @@ called), 3 Prefect, S3 or the gateway could not be reached (nothing was paid).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -204,6 +205,12 @@ def run(
         None, "--date", help="Run date YYYY-MM-DD (default today)."
     ),
     verbose: bool = VERBOSE,
+    credentials_block: str | None = typer.Option(
+        None, "--credentials-block", help="HaoeeCredentials block (else HAOEE_API_KEY)."
+    ),
+    bucket_block: str | None = typer.Option(
+        None, "--bucket-block", help="S3Bucket block of the output bucket (else AWS_*)."
+    ),
 ) -> None:
     """Run a campaign as a Prefect flow.
 
@@ -215,6 +222,7 @@ def run(
 
     _verbose(verbose)
     day = _date(run_date)
+    os.environ.update(_block_env(credentials_block, bucket_block))
     raise typer.Exit(_guarded(lambda: campaign_cmds.run(file, day, json_output)))
 
 
@@ -300,6 +308,12 @@ def deploy(
         "--worker-dir",
         help="Where DIR is on the workers (default: DIR's absolute path on this machine).",
     ),
+    credentials_block: str | None = typer.Option(
+        None, "--credentials-block", help="HaoeeCredentials block the workers use."
+    ),
+    bucket_block: str | None = typer.Option(
+        None, "--bucket-block", help="S3Bucket block of the output bucket the workers use."
+    ),
 ) -> None:
     """Create or update a deployment per campaign file in DIR on a work pool.
 
@@ -308,4 +322,11 @@ def deploy(
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir))
+    env = _block_env(credentials_block, bucket_block)
+    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, env or None))
+
+
+def _block_env(credentials_block: str | None, bucket_block: str | None) -> dict[str, str]:
+    """Block names as the ``HAOEE_*_BLOCK`` variables a run (or a worker's job) reads."""
+    env = {"HAOEE_CREDENTIALS_BLOCK": credentials_block, "HAOEE_BUCKET_BLOCK": bucket_block}
+    return {name: value for name, value in env.items() if value}

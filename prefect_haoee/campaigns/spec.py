@@ -135,6 +135,10 @@ PromptEntry = Annotated[
 ]
 
 
+BLOCK_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+"""A saved block's name (Prefect slugs: lowercase letters, digits, hyphens)."""
+
+
 class OutputSpec(_Strict):
     """Where images go: ``s3://{bucket}/{prefix}/{request_hash}.{ext}``.
 
@@ -144,6 +148,11 @@ class OutputSpec(_Strict):
 
     bucket: str
     prefix: str = DEFAULT_PREFIX
+    bucket_block: str | None = Field(
+        default=None,
+        pattern=BLOCK_NAME_PATTERN,
+        description="S3Bucket block (credentials, endpoint, folder) for `bucket`",
+    )
 
     @field_validator("bucket")
     @classmethod
@@ -244,6 +253,9 @@ class Campaign(_Strict):
     prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
     seed_salt: str = Field(default="", description="Mixed into derived seeds; may hold {date}")
     schedule: ScheduleSpec | None = None
+    credentials_block: str | None = Field(
+        default=None, pattern=BLOCK_NAME_PATTERN, description="HaoeeCredentials block name"
+    )
 
     # Where the campaign came from, for problem messages (set by the loader).
     _source: str = PrivateAttr(default="<campaign>")

@@ -10,6 +10,7 @@ S3 or the gateway could not be reached (nothing was paid; details in the debug l
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -67,10 +68,12 @@ def make_checked_plan(campaign: Campaign, run_date: date) -> Plan:
     from prefect_haoee.campaigns import make_plan
     from prefect_haoee.commands.stored import BucketUnusable, S3Unreachable, stored_stems
 
+    prefix = campaign.output.common_prefix(campaign.name, run_date)
     try:
-        stems = stored_stems(
-            campaign.output.bucket, campaign.output.common_prefix(campaign.name, run_date)
-        )
+        if campaign.output.bucket_block or os.environ.get("HAOEE_BUCKET_BLOCK"):
+            stems = _stems_of_bucket_block(campaign, prefix)
+        else:
+            stems = stored_stems(campaign.output.bucket, prefix)
     except BucketUnusable as exc:
         problem = f"bucket {campaign.output.bucket!r} {exc}"
         raise CampaignError([Problem(campaign.source, "output.bucket", problem)]) from None
@@ -82,12 +85,26 @@ def make_checked_plan(campaign: Campaign, run_date: date) -> Plan:
     return plan
 
 
+def _stems_of_bucket_block(campaign: Campaign, prefix: str) -> set[str]:
+    """A named S3Bucket block is read through Prefect (its own credentials, endpoint and
+    ``bucket_folder``): only then does ``plan`` load Prefect."""
+    from prefect_haoee.commands.stored import BucketUnusable
+    from prefect_haoee.flows.destination import campaign_bucket
+    from prefect_haoee.tasks.storage import list_stems
+
+    try:
+        bucket = campaign_bucket(campaign)
+    except ValueError as exc:
+        raise BucketUnusable(str(exc)) from None
+    return list_stems(bucket, prefix)
+
+
 def missing_key_problem(campaign: Campaign) -> CampaignError | None:
     """No HAOEE_API_KEY: found once, before the flow starts (not per item)."""
-    import os
-
     if os.environ.get("HAOEE_API_KEY", "").strip():
         return None
+    if campaign.credentials_block or os.environ.get("HAOEE_CREDENTIALS_BLOCK"):
+        return None  # the block holds the key (a missing block is reported by the flow)
     message = "not set: export the gateway's key (or pass a HaoeeCredentials block)"
     return CampaignError([Problem("environment", "HAOEE_API_KEY", message)])
 

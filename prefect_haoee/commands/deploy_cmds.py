@@ -281,8 +281,10 @@ def deploy(
     pool: str,
     image: str | None = None,
     worker_dir: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> int:
-    """Create or update a deployment per campaign of ``directory`` on work pool ``pool``."""
+    """Create or update a deployment per campaign of ``directory`` on work pool ``pool``;
+    ``env`` goes to each run's environment (``job_variables.env``)."""
     scan = _scan_or_report(directory)
     if scan is None:
         return EXIT_INVALID
@@ -295,7 +297,12 @@ def deploy(
         return EXIT_INVALID
     paths = [_worker_path(worker_dir, item.path) or str(item.path.resolve()) for item in scan.found]
     deployments = [
-        campaign_deployment(item, campaign_path=path, work_pool_name=pool)
+        campaign_deployment(
+            item,
+            campaign_path=path,
+            work_pool_name=pool,
+            job_variables={"env": env} if env else None,
+        )
         for item, path in zip(scan.found, paths, strict=True)
     ]
     try:

@@ -23,7 +23,7 @@ from prefect.states import Completed, Failed
 from prefect.tasks import TaskRunNameCallbackWithParameters
 from prefect_aws.s3 import S3Bucket
 
-from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
+from prefect_haoee.blocks import HaoeeCredentials, named_credentials, resolve_settings
 from prefect_haoee.campaigns import Campaign, Plan, WorkItem, load_campaign, make_plan
 from prefect_haoee.client import AsyncHaoeeClient
 from prefect_haoee.client.families import FamilyRequest
@@ -188,6 +188,7 @@ async def run_campaign(
     day = run_date or date.today()
     await _tag_flow_run(["haoee", spec.name, *spec.tags])
     s3 = campaign_bucket(spec, bucket)
+    credentials = credentials or named_credentials(spec.credentials_block)
     plan, base = await plan_campaign(spec, day, s3)
     logger.info(
         "%s: %d images, %d already stored, %d to generate (%.2f)",
