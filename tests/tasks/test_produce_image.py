@@ -225,8 +225,9 @@ def test_paid_retries_are_bounded(
         (state,) = asyncio.run(produce_all([sync_request(400)], s3_bucket, "t/bound", retries=2))
         stats = broken.stats()
     assert state.is_failed()
-    # 3 client attempts x 3 task runs: bounded, never dozens; nothing billed.
-    assert stats["calls_by_action"]["CVProcess"] == 9
+    # HAOEE_MAX_ATTEMPTS over both layers: the client's 3 attempts, no task retry on top
+    # (it was 3 x 3 task runs = 9 before issue 13.6); nothing billed.
+    assert stats["calls_by_action"]["CVProcess"] == 3
     assert stats["billable_generations"] == 0
 
 
