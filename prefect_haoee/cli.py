@@ -187,6 +187,9 @@ def deploy(
         "--worker-dir",
         help="Where DIR is on the workers (default: DIR's absolute path on this machine).",
     ),
+    shards: int = typer.Option(
+        1, "--shards", help="Split each run into N flow runs that any worker picks up."
+    ),
 ) -> None:
     """Create or update a deployment per campaign file in DIR on a work pool.
 
@@ -195,4 +198,4 @@ def deploy(
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir))
+    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, shards))
