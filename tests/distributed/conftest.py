@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distkit import Cluster
-from services import base_env, start_postgres, start_prefect_server, start_redis, start_worker
+from distkit import WORKERS, Cluster
+from services import start_postgres, start_prefect_server, start_redis
 from sharedkit import SIM_KEY
 
 SIM_LATENCY_MS = 40.0
@@ -95,11 +95,8 @@ def cluster(
     """Two process workers on one pool, sharing the servers (not their homes or locks)."""
     cluster = Cluster.create(dist_root, dist_api, redis_url, s3_server, dist_sim)
     try:
-        for name in ("worker-a", "worker-b"):
-            home = dist_root / name
-            (home / "locks").mkdir(parents=True)
-            env = base_env(home, **cluster.worker_env(home))
-            cluster.workers[name] = start_worker(name, cluster.pool, dist_root, env)
+        for name in WORKERS:
+            cluster.start_worker(name)
         cluster.wait_workers_online()
         yield cluster
     finally:

@@ -18,6 +18,14 @@ from sharedkit import SIM_KEY
 
 POOL = "haoee-dist"
 RESULTS_BLOCK = "haoee-dist-results"
+WORKERS: dict[str, tuple[list[str], int]] = {
+    # name: (work queues, flow runs at a time). Placement is fixed so that every scenario
+    # spans both "machines": a campaign's parent run goes to queue "coord" (worker-a
+    # only), and then each worker has exactly one free slot for a shard; "qa"/"qb" pin one
+    # deployment to each worker.
+    "worker-a": (["default", "qa", "coord"], 2),
+    "worker-b": (["default", "qb"], 1),
+}
 PREFETCH_S = 20
 """Workers start a scheduled run this long before its time (so runs can start together)."""
 MODEL = "high_aes_general_v20_L"
@@ -93,7 +101,16 @@ class Cluster:
                 client.create_work_pool(
                     WorkPoolCreate(name=cluster.pool, type="process"), overwrite=True
                 )
+                for queue in ("qa", "qb", "coord"):
+                    client.create_work_queue(queue, work_pool_name=cluster.pool)
         return cluster
+
+    def start_worker(self, name: str) -> None:
+        home = self.root / name
+        (home / "locks").mkdir(parents=True, exist_ok=True)
+        env = base_env(home, **self.worker_env(home))
+        queues, limit = WORKERS[name]
+        self.workers[name] = start_worker(name, self.pool, self.root, env, queues, limit)
 
     def aws_env(self) -> dict[str, str]:
         return {
@@ -189,10 +206,68 @@ class Cluster:
         wait_for(online, "workers online", timeout, interval=0.5)
 
     def restart_worker(self, name: str) -> None:
-        home = self.root / name
-        env = base_env(home, **self.worker_env(home))
-        self.workers[name] = start_worker(name, self.pool, self.root, env)
+        self.start_worker(name)
         self.wait_workers_online([name])
+
+    def set_queue(self, deployment: str, queue: str) -> None:
+        """Pin a deployment to a work queue (see ``WORKERS``)."""
+        with self.api_settings():
+            from prefect.client.orchestration import get_client
+            from prefect.client.schemas.actions import DeploymentUpdate
+
+            with get_client(sync_client=True) as client:
+                found = client.read_deployment_by_name(deployment)
+                client.update_deployment(found.id, DeploymentUpdate(work_queue_name=queue))
+
+    def runs_in(self, pids: list[int]) -> list[Any]:
+        """Unfinished flow runs whose process is one of ``pids``."""
+        wanted = set(pids)
+        out = []
+        for run in self.read_runs():
+            if run.state is None or run.state.is_final() or not run.infrastructure_pid:
+                continue
+            if int(str(run.infrastructure_pid).rsplit(":", 1)[-1]) in wanted:
+                out.append(run)
+        return out
+
+    def mark_crashed(self, runs: list[Any]) -> None:
+        """What Prefect's worker does when a flow run's process dies - done here because
+        the worker died with it (in production: an operator, or a zombie-run automation)."""
+        from prefect.states import Crashed
+
+        with self.api_settings():
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                for run in runs:
+                    client.set_flow_run_state(
+                        run.id, Crashed(message="its worker was killed"), force=True
+                    )
+
+    def active_slots(self, limit: str) -> int:
+        with self.api_settings():
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                return int(client.read_global_concurrency_limit_by_name(limit).active_slots)
+
+    def redis_keys(self) -> dict[str, int]:
+        """Every Redis key with its time to live in ms (-1: never expires)."""
+        import redis
+
+        with redis.Redis.from_url(self.redis_url) as db:
+            return {key.decode(): int(db.pttl(key)) for key in db.scan_iter()}
+
+    def committed_generations(self) -> set[str]:
+        """Request hashes whose paid ``generate`` step is committed to result storage."""
+        client = self.s3_client()
+        out: set[str] = set()
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.results_bucket, Prefix="haoee-generate-"
+        )
+        for page in pages:
+            out |= {o["Key"].removeprefix("haoee-generate-") for o in page.get("Contents", [])}
+        return out
 
     # -- campaigns and runs --------------------------------------------------------------
 

