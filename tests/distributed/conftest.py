@@ -26,13 +26,6 @@ SIM_QPS = 12
 """The simulator's own cap (all callers together): above two campaigns' qps of 5 each."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.distributed)
-
-
 @pytest.fixture(scope="session")
 def dist_root() -> Iterator[Path]:
     # Not under pytest's 0700 temp root: the PostgreSQL user must reach its own files.

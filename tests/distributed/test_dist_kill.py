@@ -11,10 +11,13 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import pytest
 from distkit import Cluster, campaign_yaml, elapsed
 from services import wait_for
 
 from prefect_haoee.flows.limits import LEASE_SECONDS
+
+pytestmark = pytest.mark.distributed
 
 PROMPTS, VARIANTS, QPS, CONCURRENCY = 10, 2, 5, 3
 REPOSSESSOR_S = 1.0  # the test server's repossessor loop

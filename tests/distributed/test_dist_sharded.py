@@ -6,7 +6,10 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import pytest
 from distkit import Cluster, campaign_yaml, elapsed
+
+pytestmark = pytest.mark.distributed
 
 PROMPTS, VARIANTS, QPS, CONCURRENCY = 10, 2, 5, 3
 

@@ -8,6 +8,8 @@ import time
 import pytest
 from distkit import Cluster, campaign_yaml, elapsed
 
+pytestmark = pytest.mark.distributed
+
 PROMPTS = 5  # x 2 variants = 10 requests, shared by both campaigns
 
 
