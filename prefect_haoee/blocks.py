@@ -1,11 +1,23 @@
-"""The ``HaoeeCredentials`` block: the gateway key, stored encrypted by Prefect."""
+"""The ``HaoeeCredentials`` block (the gateway key, stored encrypted by Prefect) and the
+blocks a worker uses, chosen by name.
+
+A worker's environment names its blocks (``HAOEE_CREDENTIALS_BLOCK``,
+``HAOEE_BUCKET_BLOCK``, ``HAOEE_RESULT_STORAGE_BLOCK``); a campaign file may name its own
+(``credentials_block``, ``output.bucket_block``), and ``haoee run``/``haoee deploy`` take
+``--credentials-block``/``--bucket-block``. A block named and not found is an error,
+never a silent fall-back to other credentials.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import threading
+from typing import Any, ClassVar
 
+from prefect.blocks.abstract import CredentialsBlock
 from prefect.blocks.core import Block
+from prefect_aws.s3 import S3Bucket
 from pydantic import Field, HttpUrl, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prefect_haoee.client import AsyncHaoeeClient, HaoeeClient, HaoeeSettings
 from prefect_haoee.client.settings import DEFAULT_BASE_URL
@@ -16,7 +28,7 @@ LOGO_URL = (
 )
 
 
-class HaoeeCredentials(Block):
+class HaoeeCredentials(CredentialsBlock):
     """Credentials for the Haoee AI gateway (an API key and where to send it)."""
 
     _block_type_name: ClassVar[str] = "Haoee Credentials"
@@ -53,6 +65,82 @@ with credentials.get_client() as client:
         return AsyncHaoeeClient(self.settings())
 
 
+class BlockNames(BaseSettings):
+    """Names of the blocks a worker uses, from ``HAOEE_*_BLOCK`` (unset: none)."""
+
+    model_config = SettingsConfigDict(env_prefix="HAOEE_", extra="ignore")
+
+    credentials_block: str | None = Field(
+        default=None, description="HaoeeCredentials block with the gateway key"
+    )
+    bucket_block: str | None = Field(
+        default=None, description="S3Bucket block (credentials, endpoint) of the output bucket"
+    )
+    result_storage_block: str | None = Field(
+        default=None, description="Storage block for committed paid steps (S3Bucket by default)"
+    )
+
+
+class BlockNotFoundError(ValueError):
+    """A block named in settings, a campaign file or an option does not exist."""
+
+
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOADED_MUTEX = threading.Lock()
+
+
+def load_block(block_type: type[Block], name: str, what: str) -> Any:
+    """Load a saved block once per process (``name`` or ``type-slug/name``)."""
+    name = name.strip()
+    with _LOADED_MUTEX:
+        cached = _LOADED.get((block_type.__name__, name))
+    if cached is not None:
+        return cached
+    try:
+        if "/" in name:
+            block: Any = Block.load(name, _sync=True)  # type: ignore[call-arg]
+        else:
+            block = block_type.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError as exc:
+        raise BlockNotFoundError(f"{what} block {name!r} not found ({exc})") from None
+    with _LOADED_MUTEX:
+        _LOADED[(block_type.__name__, name)] = block
+    return block
+
+
+def named_credentials(name: str | None = None) -> HaoeeCredentials | None:
+    """The ``HaoeeCredentials`` block ``name`` (else ``HAOEE_CREDENTIALS_BLOCK``), or None."""
+    name = name or BlockNames().credentials_block
+    if not name:
+        return None
+    block = load_block(HaoeeCredentials, name, "HaoeeCredentials")
+    if not isinstance(block, HaoeeCredentials):
+        raise BlockNotFoundError(
+            f"block {name!r} is a {type(block).__name__}, not HaoeeCredentials"
+        )
+    return block
+
+
+def named_bucket(name: str | None = None) -> S3Bucket | None:
+    """The ``S3Bucket`` block ``name`` (else ``HAOEE_BUCKET_BLOCK``), or None."""
+    name = name or BlockNames().bucket_block
+    if not name:
+        return None
+    block = load_block(S3Bucket, name, "S3Bucket")
+    if not isinstance(block, S3Bucket):
+        raise BlockNotFoundError(f"block {name!r} is a {type(block).__name__}, not S3Bucket")
+    return block
+
+
+def named_result_storage() -> Any | None:
+    """The ``HAOEE_RESULT_STORAGE_BLOCK`` block (``name`` of an S3Bucket, or
+    ``type-slug/name`` of any writable storage block), or None."""
+    name = BlockNames().result_storage_block
+    return load_block(S3Bucket, name, "result storage") if name else None
+
+
 def resolve_settings(credentials: HaoeeCredentials | None) -> HaoeeSettings:
-    """The block's settings when one is given, else ``HAOEE_*`` environment settings."""
-    return credentials.settings() if credentials is not None else HaoeeSettings()
+    """The given block's settings, else the ``HAOEE_CREDENTIALS_BLOCK`` block's, else the
+    ``HAOEE_*`` environment settings."""
+    block = credentials if credentials is not None else named_credentials()
+    return block.settings() if block is not None else HaoeeSettings()

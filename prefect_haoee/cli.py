@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -138,10 +139,17 @@ def run(
     run_date: str | None = typer.Option(
         None, "--date", help="Run date YYYY-MM-DD (default today)."
     ),
+    credentials_block: str | None = typer.Option(
+        None, "--credentials-block", help="HaoeeCredentials block (else HAOEE_API_KEY)."
+    ),
+    bucket_block: str | None = typer.Option(
+        None, "--bucket-block", help="S3Bucket block of the output bucket (else AWS_*)."
+    ),
 ) -> None:
     """Run a campaign as a Prefect flow. Exit 0 all done, 1 some failed, 2 invalid input."""
     from prefect_haoee.commands import campaign_cmds
 
+    os.environ.update(_block_env(credentials_block, bucket_block))
     raise typer.Exit(campaign_cmds.run(file, _date(run_date), json_output))
 
 
@@ -187,6 +195,12 @@ def deploy(
         "--worker-dir",
         help="Where DIR is on the workers (default: DIR's absolute path on this machine).",
     ),
+    credentials_block: str | None = typer.Option(
+        None, "--credentials-block", help="HaoeeCredentials block the workers use."
+    ),
+    bucket_block: str | None = typer.Option(
+        None, "--bucket-block", help="S3Bucket block of the output bucket the workers use."
+    ),
     shards: int = typer.Option(
         1, "--shards", help="Split each run into N flow runs that any worker picks up."
     ),
@@ -198,4 +212,11 @@ def deploy(
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, shards))
+    env = _block_env(credentials_block, bucket_block)
+    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, env or None, shards))
+
+
+def _block_env(credentials_block: str | None, bucket_block: str | None) -> dict[str, str]:
+    """Block names as the ``HAOEE_*_BLOCK`` variables a run (or a worker's job) reads."""
+    env = {"HAOEE_CREDENTIALS_BLOCK": credentials_block, "HAOEE_BUCKET_BLOCK": bucket_block}
+    return {name: value for name, value in env.items() if value}

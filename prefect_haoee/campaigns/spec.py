@@ -111,6 +111,10 @@ PromptEntry = Annotated[
 ]
 
 
+BLOCK_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+"""A saved block's name (Prefect slugs: lowercase letters, digits, hyphens)."""
+
+
 class OutputSpec(_Strict):
     """Where images go: ``s3://{bucket}/{prefix}/{request_hash}.{ext}``.
 
@@ -120,6 +124,11 @@ class OutputSpec(_Strict):
 
     bucket: str
     prefix: str = DEFAULT_PREFIX
+    bucket_block: str | None = Field(
+        default=None,
+        pattern=BLOCK_NAME_PATTERN,
+        description="S3Bucket block (credentials, endpoint, folder) for `bucket`",
+    )
 
     @field_validator("bucket")
     @classmethod
@@ -209,6 +218,9 @@ class Campaign(_Strict):
     prices: dict[str, Annotated[float, Field(ge=0)]] | None = None
     seed_salt: str = Field(default="", description="Mixed into derived seeds; may hold {date}")
     schedule: ScheduleSpec | None = None
+    credentials_block: str | None = Field(
+        default=None, pattern=BLOCK_NAME_PATTERN, description="HaoeeCredentials block name"
+    )
 
     # Where the campaign came from, for problem messages (set by the loader).
     _source: str = PrivateAttr(default="<campaign>")

@@ -321,11 +321,13 @@ def deploy(
     pool: str,
     image: str | None = None,
     worker_dir: str | None = None,
+    env: dict[str, str] | None = None,
     shards: int = 1,
 ) -> int:
     """Create or update a deployment per campaign of ``directory`` on work pool ``pool``
     (and a shard deployment per campaign with ``shards`` > 1), and the campaigns' global
-    concurrency limits the server lacks."""
+    concurrency limits the server lacks; ``env`` goes to each run's environment
+    (``job_variables.env``)."""
     scan = _scan_or_report(directory)
     if scan is None:
         return EXIT_INVALID
@@ -340,13 +342,22 @@ def deploy(
     if not 1 <= shards <= MAX_SHARDS:
         errors.print(f"[bold red]invalid option:[/] --shards must be 1..{MAX_SHARDS}")
         return EXIT_INVALID
+    job_variables = {"env": env} if env else None
     deployments = [
-        campaign_deployment(item, campaign_path=path, work_pool_name=pool, shards=shards)
+        campaign_deployment(
+            item,
+            campaign_path=path,
+            work_pool_name=pool,
+            job_variables=job_variables,
+            shards=shards,
+        )
         for item, path in zip(scan.found, paths, strict=True)
     ]
     if shards > 1:
         deployments += [
-            shard_deployment(item, campaign_path=path, work_pool_name=pool)
+            shard_deployment(
+                item, campaign_path=path, work_pool_name=pool, job_variables=job_variables
+            )
             for item, path in zip(scan.found, paths, strict=True)
         ]
     campaigns = [item.campaign for item in scan.found]

@@ -17,7 +17,7 @@ from prefect.states import Completed, Failed
 from prefect_aws.s3 import S3Bucket
 from pydantic import Field
 
-from prefect_haoee.blocks import HaoeeCredentials
+from prefect_haoee.blocks import HaoeeCredentials, named_credentials
 from prefect_haoee.campaigns import Campaign, load_campaign
 from prefect_haoee.flows.destination import campaign_bucket, manifest_key
 from prefect_haoee.flows.items import plan_campaign, produce_items, stored_outcomes
@@ -93,6 +93,7 @@ async def run_campaign(
     day = run_date or date.today()
     await _tag_flow_run(["haoee", spec.name, *spec.tags])
     s3 = campaign_bucket(spec, bucket)
+    credentials = credentials or named_credentials(spec.credentials_block)
     plan, base = await plan_campaign(spec, day, s3)
     logger.info(
         "%s: %d images, %d already stored, %d to generate (%.2f)",

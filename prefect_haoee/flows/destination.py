@@ -7,11 +7,13 @@ import os
 from prefect_aws import AwsClientParameters, AwsCredentials
 from prefect_aws.s3 import S3Bucket
 
+from prefect_haoee.blocks import named_bucket
 from prefect_haoee.campaigns import Campaign
 
 
 def campaign_bucket(campaign: Campaign, bucket: S3Bucket | None = None) -> S3Bucket:
-    """The given block, or one for ``output.bucket`` from the standard AWS variables.
+    """The given block, else the named one (``output.bucket_block``, else
+    ``HAOEE_BUCKET_BLOCK``), else one for ``output.bucket`` from the standard AWS variables.
 
     boto3 reads ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_REGION``/profiles and
     ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` by itself; the endpoint is passed explicitly
@@ -19,6 +21,14 @@ def campaign_bucket(campaign: Campaign, bucket: S3Bucket | None = None) -> S3Buc
     """
     if bucket is not None:
         return bucket
+    block = named_bucket(campaign.output.bucket_block)  # or HAOEE_BUCKET_BLOCK
+    if block is not None:
+        if block.bucket_name != campaign.output.bucket:
+            raise ValueError(
+                f"output.bucket is {campaign.output.bucket!r} but the S3Bucket block holds "
+                f"{block.bucket_name!r}"
+            )
+        return block
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     params = AwsClientParameters(endpoint_url=endpoint) if endpoint else AwsClientParameters()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")

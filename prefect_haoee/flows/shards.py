@@ -35,7 +35,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect_aws.s3 import S3Bucket
 
-from prefect_haoee.blocks import HaoeeCredentials
+from prefect_haoee.blocks import HaoeeCredentials, named_credentials
 from prefect_haoee.campaigns import Campaign, WorkItem, load_campaign
 from prefect_haoee.flows.destination import campaign_bucket
 from prefect_haoee.flows.items import plan_campaign, produce_items, stored_outcomes
@@ -105,7 +105,7 @@ async def run_campaign_shard(
     spec = campaign if isinstance(campaign, Campaign) else load_campaign(campaign)
     bucket = await S3Bucket.aload(bucket_block) if bucket_block else None
     s3 = campaign_bucket(spec, bucket)
-    credentials = await HaoeeCredentials.aload(credentials_block) if credentials_block else None
+    credentials = named_credentials(credentials_block or spec.credentials_block)
     plan, base = await plan_campaign(spec, run_date, s3)
     mine = set(shard_indices(len(plan.items), shard, shards))
     outcomes = await stored_outcomes(plan, base, s3, mine)

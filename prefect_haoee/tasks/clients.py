@@ -23,10 +23,11 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+import anyio
 from prefect.concurrency.asyncio import rate_limit
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
+from prefect_haoee.blocks import HaoeeCredentials, named_credentials, resolve_settings
 from prefect_haoee.client import AsyncHaoeeClient, HaoeeSettings
 
 
@@ -49,8 +50,8 @@ class ClientSpec(BaseModel):
         if credentials is not None:
             settings = credentials.settings()
         elif self.credentials_block:
-            block: HaoeeCredentials = await HaoeeCredentials.aload(self.credentials_block)
-            settings = block.settings()
+            block = await anyio.to_thread.run_sync(named_credentials, self.credentials_block)
+            settings = block.settings() if block is not None else HaoeeSettings()
         else:
             settings = HaoeeSettings()
         if self.max_connections:

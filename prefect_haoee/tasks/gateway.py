@@ -31,6 +31,7 @@ from prefect_haoee.tasks.retry_rules import (
     PAID_RETRY_DELAYS,
     retry_if_retryable,
 )
+from prefect_haoee.tasks.step_json import STEP_SERIALIZER
 
 
 class SubmittedTaskPolicy(CachePolicy):
@@ -71,6 +72,7 @@ def to_submitted(
     cache_policy=serializable_policy("submit"),
     cache_expiration=SUBMIT_EXPIRATION,
     persist_result=True,
+    result_serializer=STEP_SERIALIZER,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
     retry_condition_fn=retry_if_retryable,
@@ -93,6 +95,7 @@ def submit_generation(
     cache_policy=serializable_policy("generate"),
     cache_expiration=RESULT_URL_EXPIRATION,
     persist_result=True,
+    result_serializer=STEP_SERIALIZER,
     retries=PAID_RETRIES,
     retry_delay_seconds=PAID_RETRY_DELAYS,
     retry_condition_fn=retry_if_retryable,
@@ -114,6 +117,7 @@ def generate_image(
     cache_policy=SubmittedTaskPolicy(),
     cache_expiration=RESULT_URL_EXPIRATION,
     persist_result=True,
+    result_serializer=STEP_SERIALIZER,
     retries=FREE_RETRIES,
     retry_delay_seconds=FREE_RETRY_DELAYS,
     retry_condition_fn=retry_if_retryable,

@@ -3,8 +3,10 @@
 Prefect's own ``FileSystemLockManager`` creates a lock file empty and fills it afterwards,
 so a concurrent reader can parse an empty file and fail; and a process killed while holding
 a lock leaves the file behind, blocking every rerun. :class:`FlockLockManager` instead holds
-an ``fcntl.flock`` on the lock file: atomic, and released by the kernel when the holding
-process dies, so a SIGKILL never leaves a stale lock. It serves the processes of one
+an operating-system lock on the lock file (``flock`` on POSIX, ``LockFileEx`` on Windows,
+through filelock's ``lock_descriptor``, so the package imports where ``fcntl`` does not
+exist): atomic, and released by the kernel when the holding process dies, so a SIGKILL
+never leaves a stale lock. It serves the processes of one
 machine; for workers on many machines, give :func:`set_lock_manager` a distributed one
 (e.g. prefect-redis's ``RedisLockManager``).
 
@@ -15,19 +17,30 @@ reaches tasks whose cache policies were built at import time.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import threading
 import time
 from pathlib import Path
 
+from filelock import lock_descriptor, unlock_descriptor
 from prefect.locking.protocol import LockManager
-from prefect.settings import PREFECT_HOME
 
-DEFAULT_WAIT_SECONDS = 15 * 60.0
-"""How long a step waits for another holder: longer than one paid call with its retries."""
+from prefect_haoee.tasks.errors import LockConfigurationError, LockNotObtainedError
+from prefect_haoee.tasks.lock_settings import lock_settings
+
 POLL_SECONDS = 0.02
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive OS lock on ``fd`` without waiting; False when another holds it."""
+    try:
+        return lock_descriptor(fd, blocking=False)
+    except OSError as exc:
+        raise LockConfigurationError(
+            f"File locks are not available here ({exc}): set HAOEE_LOCK_URL to a shared "
+            "backend (s3, redis://...) for paid steps"
+        ) from exc
 
 
 class FlockLockManager:
@@ -48,10 +61,13 @@ class FlockLockManager:
                 return self._held[key][0] == holder
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o644)
+            locked = False
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+                locked = _try_lock(fd)
+            finally:
+                if not locked:
+                    os.close(fd)
+            if not locked:
                 return False
             self._held[key] = (holder, fd)
             return True
@@ -92,7 +108,7 @@ class FlockLockManager:
             if held is None or held[0] != holder:
                 return
             del self._held[key]
-            fcntl.flock(held[1], fcntl.LOCK_UN)
+            unlock_descriptor(held[1])
             os.close(held[1])
 
     def is_locked(self, key: str) -> bool:
@@ -104,11 +120,9 @@ class FlockLockManager:
                 return False
             fd = os.open(path, os.O_RDWR)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            else:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                if not _try_lock(fd):
+                    return True
+                unlock_descriptor(fd)
                 return False
             finally:
                 os.close(fd)
@@ -136,29 +150,55 @@ class FlockLockManager:
 
 
 _BACKEND: LockManager | None = None
+_FILE_LOCKS: dict[Path, FlockLockManager] = {}
+_FILE_LOCKS_MUTEX = threading.Lock()
+
+
+def file_locks(directory: Path) -> FlockLockManager:
+    """The process's one manager of the lock files under ``directory``."""
+    with _FILE_LOCKS_MUTEX:
+        manager = _FILE_LOCKS.get(directory)
+        if manager is None:
+            manager = _FILE_LOCKS[directory] = FlockLockManager(directory)
+        return manager
 
 
 def _backend() -> LockManager:
-    global _BACKEND
-    if _BACKEND is None:
-        configured = os.environ.get("HAOEE_LOCK_DIR")
-        directory = Path(configured) if configured else Path(PREFECT_HOME.value()) / "haoee-locks"
-        _BACKEND = FlockLockManager(directory)
-    return _BACKEND
+    if _BACKEND is not None:
+        return _BACKEND
+    return file_locks(lock_settings().directory)
 
 
 def set_lock_manager(manager: LockManager | None) -> None:
-    """Use another backend; ``None`` returns to file locks under ``$HAOEE_LOCK_DIR`` or
-    ``$PREFECT_HOME/haoee-locks``."""
+    """Use another machine-local backend (Python only); ``None`` returns to file locks
+    under ``HAOEE_LOCK_DIR`` (default ``$PREFECT_HOME/haoee-locks``). A worker chooses its
+    cross-machine guard with ``HAOEE_LOCK_URL`` instead (see ``tasks.lock_settings``)."""
     global _BACKEND
     _BACKEND = manager
 
 
-class ConfiguredLockManager:
-    """Forwards to the configured backend; waits are bounded by ``wait_seconds``."""
+def not_obtained(key: str, wait: float) -> LockNotObtainedError:
+    return LockNotObtainedError(
+        f"Lock of paid step {key!r} not obtained within {wait:.0f} s (another run holds it): "
+        "the step was not run and nothing was paid; rerun later"
+    )
 
-    def __init__(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
-        self.wait_seconds = wait_seconds
+
+class ConfiguredLockManager:
+    """Forwards to the configured backend; waits are bounded by ``wait_seconds``.
+
+    A lock not obtained raises :class:`LockNotObtainedError` instead of answering False:
+    Prefect's transactions (the fine-grained tasks' SERIALIZABLE cache) ignore the
+    answer, and would otherwise run the paid call unlocked.
+    """
+
+    def __init__(self, wait_seconds: float | None = None) -> None:
+        self.fixed_wait = wait_seconds
+
+    @property
+    def wait_seconds(self) -> float:
+        """The fixed wait, else ``HAOEE_LOCK_WAIT_SECONDS`` (default 15 min)."""
+        return self.fixed_wait if self.fixed_wait is not None else lock_settings().wait_seconds
 
     def acquire_lock(
         self,
@@ -168,7 +208,9 @@ class ConfiguredLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        return _backend().acquire_lock(key, holder, wait, hold_timeout)
+        if not _backend().acquire_lock(key, holder, wait, hold_timeout):
+            raise not_obtained(key, wait)
+        return True
 
     async def aacquire_lock(
         self,
@@ -178,7 +220,9 @@ class ConfiguredLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        return await _backend().aacquire_lock(key, holder, wait, hold_timeout)
+        if not await _backend().aacquire_lock(key, holder, wait, hold_timeout):
+            raise not_obtained(key, wait)
+        return True
 
     def release_lock(self, key: str, holder: str) -> None:
         backend = _backend()
@@ -199,10 +243,10 @@ class ConfiguredLockManager:
         return await _backend().await_for_lock(key, wait)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConfiguredLockManager) and other.wait_seconds == self.wait_seconds
+        return isinstance(other, ConfiguredLockManager) and other.fixed_wait == self.fixed_wait
 
     def __hash__(self) -> int:
-        return hash((type(self), self.wait_seconds))
+        return hash((type(self), self.fixed_wait))
 
 
 LOCK_MANAGER = ConfiguredLockManager()

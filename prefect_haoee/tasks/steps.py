@@ -8,10 +8,14 @@ the same keys the fine-grained tasks use, exactly as an EAGER transaction would:
 * a crash after submit resumes by polling the committed task id, never by paying again;
 * the commit survives a later failure of the same task run (written at once, never rolled
   back);
-* two runs doing the same request at once serialise on the store's lock (SERIALIZABLE)
-  and the second reads what the first committed.
+* two runs doing the same request at once serialise on the paid-step lock
+  (:mod:`~prefect_haoee.tasks.paid_lock`) and the second reads what the first committed;
+  a lock not obtained stops the item (:class:`LockNotObtainedError`), it never pays unlocked;
+* records are versioned JSON documents (:mod:`~prefect_haoee.tasks.step_json`), and a
+  record that exists but cannot be read stops the item (:class:`UnreadableStepError`)
+  instead of being taken for "not there" and paid again.
 
-The step talks to the run's ``ResultStore`` directly (lock, read, write) rather than
+The step talks to the run's ``ResultStore`` directly (read, write) rather than
 through ``prefect.transactions``: with result storage on the local disk, reads and writes
 take tens of microseconds in the event loop, where the async transaction hands each of
 them to a worker thread and back, which costs several milliseconds per item when a
@@ -24,27 +28,34 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
 from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore, get_result_store
 
-from prefect_haoee.tasks.locks import LOCK_MANAGER
-
-if TYPE_CHECKING:
-    from prefect._internal.result_records import ResultRecord
+from prefect_haoee.blocks import named_result_storage
+from prefect_haoee.tasks.errors import UnreadableStepError
+from prefect_haoee.tasks.paid_lock import paid_lock
+from prefect_haoee.tasks.retry_rules import is_retryable
+from prefect_haoee.tasks.step_json import STEP_SERIALIZER, STEP_TYPES, decode_step, encode_step
 
 T = TypeVar("T")
 
 logger = logging.getLogger("prefect_haoee.tasks")
 
+_STEP_CLASSES = tuple(STEP_TYPES.values())
+
 
 def step_store() -> ResultStore:
-    """The current run's result store, with the lock manager paid steps need."""
-    store = get_result_store()
-    if store.lock_manager is None:
-        store = store.model_copy(update={"lock_manager": LOCK_MANAGER})
-    return store
+    """The current run's result store (or ``HAOEE_RESULT_STORAGE_BLOCK``), writing
+    versioned JSON; the lock is ours (:func:`paid_lock`), so the store holds no lock
+    manager of its own."""
+    update: dict[str, Any] = {"lock_manager": None, "serializer": STEP_SERIALIZER}
+    storage = named_result_storage()
+    if storage is not None:
+        update["result_storage"] = storage
+    return get_result_store().model_copy(update=update)
 
 
 def _on_local_disk(store: ResultStore) -> bool:
@@ -54,19 +65,60 @@ def _on_local_disk(store: ResultStore) -> bool:
     )
 
 
-async def _committed(
-    store: ResultStore, key: str, holder: str, local: bool
-) -> ResultRecord[Any] | None:
-    """The unexpired record committed under ``key``, or None (missing or unreadable, as
-    ``ResultStore.exists`` judges it)."""
+def _is_missing(exc: BaseException) -> bool:
+    """True when a read failed because nothing is stored under the key."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return error.get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404
+    # LocalFileSystem.read_path: ValueError("Path ... does not exist.")
+    return type(exc) is ValueError and "does not exist" in str(exc)
+
+
+async def _committed(store: ResultStore, key: str, holder: str, local: bool) -> Any | None:
+    """The unexpired value committed under ``key``, or None when nothing is stored.
+
+    A record that exists but cannot be read raises :class:`UnreadableStepError`; a
+    storage failure that may pass (S3 unreachable) propagates as is (a task retry helps).
+    """
     try:
         record = store.read(key, holder=holder) if local else await store.aread(key, holder)
-    except Exception:  # noqa: BLE001 - not there, or not readable: not committed
-        return None
+    except UnreadableStepError as exc:
+        raise UnreadableStepError(f"{exc.message} (record {key!r})") from None
+    except Exception as exc:
+        if _is_missing(exc):
+            return None
+        if is_retryable(exc):
+            raise
+        raise UnreadableStepError(
+            f"Committed step {key!r} exists but cannot be read ({type(exc).__name__}): "
+            "it is not paid again; inspect or delete that record in result storage, then rerun"
+        ) from exc
     expiration = record.metadata.expiration
     if expiration is not None and expiration <= datetime.now(timezone.utc):
         return None
-    return record
+    if not isinstance(record.result, _STEP_CLASSES):
+        raise UnreadableStepError(
+            f"Committed step {key!r} holds a {type(record.result).__name__}, not a step answer: "
+            "it is not paid again; delete that record in result storage, then rerun"
+        )
+    return record.result
+
+
+async def _persist(
+    store: ResultStore, key: str, value: Any, expires: datetime, local: bool
+) -> None:
+    result = store.create_result_record(value, key=key, expiration=expires)  # type: ignore[arg-type]
+    holder = uuid.uuid4().hex
+    try:
+        if local:
+            store.persist_result_record(result, holder=holder)
+        else:
+            await store.apersist_result_record(result, holder=holder)
+    except Exception as exc:  # noqa: BLE001 - as a transaction's commit: logged, value kept
+        logger.warning("Step %r could not be committed to result storage: %s", key, exc)
 
 
 async def persisted_step(
@@ -80,7 +132,7 @@ async def persisted_step(
     """Run ``compute`` once per ``key`` (until ``expiration``); return (value, reused).
 
     ``key=None`` (a random-seed request) computes every time and persists nothing.
-    ``serializable`` holds the store's lock on ``key`` from the look-up to the commit.
+    ``serializable`` holds the paid-step lock on ``key`` from the look-up to the commit.
     ``overwrite`` computes again and replaces what is committed.
     """
     if key is None:
@@ -88,24 +140,24 @@ async def persisted_step(
     store = step_store()
     local = _on_local_disk(store)
     holder = uuid.uuid4().hex
-    if serializable:
-        await store.aacquire_lock(key, holder=holder)
-    try:
+    if not serializable:
         if not overwrite:
-            record = await _committed(store, key, holder, local)
-            if record is not None:
-                return record.result, True
+            found = await _committed(store, key, holder, local)
+            if found is not None:
+                return found, True
+        value = await compute()
+        await _persist(store, key, value, datetime.now(timezone.utc) + expiration, local)
+        return value, False
+    async with paid_lock(key, overwrite=overwrite) as lease:
+        if not overwrite:
+            if lease.committed is not None:
+                value = decode_step(lease.committed, f"step {key!r} committed with its lock")
+                return value, True
+            found = await _committed(store, key, holder, local)
+            if found is not None:
+                return found, True
         value = await compute()
         expires = datetime.now(timezone.utc) + expiration
-        result = store.create_result_record(value, key=key, expiration=expires)  # type: ignore[arg-type]
-        try:
-            if local:
-                store.persist_result_record(result, holder=holder)
-            else:
-                await store.apersist_result_record(result, holder=holder)
-        except Exception as exc:  # noqa: BLE001 - as a transaction's commit: logged, value kept
-            logger.warning("Step %r could not be committed to result storage: %s", key, exc)
+        lease.commit(encode_step(value), expires)
+        await _persist(store, key, value, expires, local)
         return value, False
-    finally:
-        if serializable:
-            store.release_lock(key, holder=holder)

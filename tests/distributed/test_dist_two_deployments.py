@@ -13,11 +13,6 @@ pytestmark = pytest.mark.distributed
 PROMPTS = 5  # x 2 variants = 10 requests, shared by both campaigns
 
 
-@pytest.mark.xfail(
-    reason="needs the cross-machine lock (HAOEE_LOCK_URL, branch i15-scale): measured 11 billable"
-    " for 10 requests without it",
-    strict=False,
-)
 def test_two_campaigns_sharing_requests_pay_each_once(fresh: Cluster) -> None:
     texts = {
         name: campaign_yaml(name, fresh.bucket, PROMPTS, qps=5) for name in ("twin-a", "twin-b")

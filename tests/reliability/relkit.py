@@ -171,6 +171,8 @@ def subprocess_env(
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(state_dir / "results"),
             "PREFECT_LOCAL_STORAGE_PATH": str(state_dir / "results"),
             "HAOEE_LOCK_DIR": str(state_dir / "locks"),
+            # A killed child's claims in the bucket expire within seconds, not a minute.
+            "HAOEE_LOCK_LEASE_SECONDS": "5",
             "AWS_ENDPOINT_URL_S3": s3_url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
