@@ -9,6 +9,7 @@ that share only the servers.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -31,7 +32,8 @@ def dist_root() -> Iterator[Path]:
     # Not under pytest's 0700 temp root: the PostgreSQL user must reach its own files.
     root = Path(tempfile.mkdtemp(prefix="haoee-dist-"))
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    if not os.environ.get("HAOEE_DIST_KEEP"):  # set it to read the workers' logs after
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -99,9 +101,11 @@ def cluster(
 
 @pytest.fixture
 def fresh(cluster: Cluster) -> Iterator[Cluster]:
-    """The cluster with a clean simulator ledger and an empty output bucket."""
+    """The cluster with a clean simulator ledger, an empty output bucket and no committed
+    steps or locks of earlier scenarios."""
     cluster.sim.reset(seed=15)
     cluster.new_output_bucket(f"out-{uuid.uuid4().hex[:10]}")
+    cluster.forget_committed_steps(f"results-{uuid.uuid4().hex[:10]}")
     yield cluster
     failed = [n for n, w in cluster.workers.items() if not w.alive() and n in cluster.must_live]
     if failed:

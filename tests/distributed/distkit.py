@@ -187,6 +187,19 @@ class Cluster:
         self.s3_client().create_bucket(Bucket=name)
         self.bucket = name
 
+    def forget_committed_steps(self, name: str) -> None:
+        """A new result storage bucket behind the same block name (workers load the block
+        at each run), and an empty Redis: a scenario never reuses another's paid steps
+        (whose image URLs died with the simulator's reset)."""
+        import redis
+
+        self.s3_client().create_bucket(Bucket=name)
+        self.results_bucket = name
+        with self.api_settings():
+            self.results_block().save(RESULTS_BLOCK, overwrite=True)
+        with redis.Redis.from_url(self.redis_url) as db:
+            db.flushdb()
+
     # -- workers -----------------------------------------------------------------------
 
     def wait_workers_online(self, names: list[str] | None = None, timeout: float = 120) -> None:

@@ -48,6 +48,7 @@ def test_a_killed_worker_strands_nothing_and_the_rerun_pays_only_what_was_lost(
     committed = fresh.committed_generations()
     billed_at_kill = fresh.ledger()
     fresh.mark_crashed(stranded)
+    fresh.restart_worker("worker-b")  # back while the leases of the killed one run out
 
     [first] = fresh.wait_final([parent])
     assert first.state_name == "Failed", first.state  # the lost shard's items are named
@@ -67,7 +68,6 @@ def test_a_killed_worker_strands_nothing_and_the_rerun_pays_only_what_was_lost(
     keys = fresh.redis_keys()
     assert all(ttl >= 0 for ttl in keys.values()), f"a Redis key never expires: {keys}"
 
-    fresh.restart_worker("worker-b")
     fresh.must_live.add("worker-b")
     [second] = fresh.wait_final(fresh.start_runs(["haoee-campaign/crash"]))
     assert second.state_name == "Completed", second.state

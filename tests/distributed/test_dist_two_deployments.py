@@ -29,6 +29,8 @@ def test_two_campaigns_sharing_requests_pay_each_once(fresh: Cluster) -> None:
 
     ledger = fresh.ledger()
     print("two-deployments", ledger.as_dict(), "wall_s", elapsed(started))
+    if ledger.duplicates:
+        print("ledger", fresh.sim.ledger())
     assert ledger.distinct == PROMPTS * 2
     assert ledger.billable == ledger.distinct
     assert ledger.duplicates == 0
