@@ -72,8 +72,18 @@ def _server_now(response: dict[str, Any]) -> datetime:
 class S3Claims:
     """Claims of paid steps in one bucket (an ``S3Bucket`` block's client and folder)."""
 
-    def __init__(self, client: Any, bucket: str, folder: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        folder: str,
+        lease_seconds: float,
+        domain: str | None = None,
+    ) -> None:
         self.client = client
+        self.domain = domain
+        """Holders ``<domain>/...`` are excluded by our file lock: their claims are stale
+        whenever we hold that lock (see ``FlockLockManager.domain``)."""
         self.bucket = bucket
         self.folder = folder.strip("/")
         self.lease_seconds = lease_seconds
@@ -151,7 +161,8 @@ class S3Claims:
             alive = isinstance(modified, datetime) and (
                 modified.astimezone(timezone.utc) + timedelta(seconds=lease) > now
             )
-            if alive:
+            ours = bool(self.domain) and str(doc.get("holder", "")).startswith(f"{self.domain}/")
+            if alive and not ours:
                 return Attempt(acquired=False)
         body = self._body(key, holder, state="held", renewals=0, took_over=etag)
         return Attempt(acquired=self._put(key, holder, body, IfMatch=etag) is not None)

@@ -21,6 +21,7 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from filelock import lock_descriptor, unlock_descriptor
@@ -50,6 +51,29 @@ class FlockLockManager:
         self.directory = directory
         self._held: dict[str, tuple[str, int]] = {}
         self._mutex = threading.Lock()
+
+    def domain(self) -> str:
+        """A random id of this lock directory, created once (the holders it excludes).
+
+        A claim elsewhere (S3, Redis) tagged with it, seen while we hold the file lock of
+        its key, is stale: its holder released that file lock, so it died or could not
+        release the claim. It is taken over at once instead of after its lease.
+        """
+        path = self.directory / "domain-id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        self.directory.mkdir(parents=True, exist_ok=True)
+        draft = self.directory / f".domain-id.{os.getpid()}.{threading.get_ident()}"
+        draft.write_text(uuid.uuid4().hex)
+        try:
+            os.link(draft, path)  # atomic: the first writer's id wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+        return path.read_text().strip()
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode()).hexdigest()[:40]
@@ -161,6 +185,13 @@ def file_locks(directory: Path) -> FlockLockManager:
         if manager is None:
             manager = _FILE_LOCKS[directory] = FlockLockManager(directory)
         return manager
+
+
+def local_domain() -> str | None:
+    """The file locks' domain (see :meth:`FlockLockManager.domain`), None for a manager
+    installed with :func:`set_lock_manager`."""
+    backend = _backend()
+    return backend.domain() if isinstance(backend, FlockLockManager) else None
 
 
 def _backend() -> LockManager:

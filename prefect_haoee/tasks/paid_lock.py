@@ -39,7 +39,7 @@ from prefect_haoee.tasks.errors import (
     LockNotObtainedError,
 )
 from prefect_haoee.tasks.lock_settings import LockSettings, lock_settings
-from prefect_haoee.tasks.locks import LOCK_MANAGER
+from prefect_haoee.tasks.locks import LOCK_MANAGER, local_domain
 from prefect_haoee.tasks.redis_lock import RedisLocks, redis_client
 
 logger = logging.getLogger("prefect_haoee.tasks")
@@ -85,12 +85,12 @@ def _current_bucket() -> Any | None:
     return None
 
 
-def _leases(settings: LockSettings) -> Leases | None:
+def _leases(settings: LockSettings, domain: str | None) -> Leases | None:
     backend = settings.backend
     if backend == "file":
         return None
     if backend == "redis":
-        return RedisLocks(redis_client(settings.redis_url), settings.lease_seconds)
+        return RedisLocks(redis_client(settings.redis_url), settings.lease_seconds, domain=domain)
     bucket = _current_bucket()
     if bucket is None:
         if backend == "s3":
@@ -103,7 +103,7 @@ def _leases(settings: LockSettings) -> Leases | None:
         p for p in (str(bucket.bucket_folder or "").strip("/"), settings.claims_folder) if p
     )
     client = bucket.credentials.get_s3_client()
-    return S3Claims(client, bucket.bucket_name, folder, settings.lease_seconds)
+    return S3Claims(client, bucket.bucket_name, folder, settings.lease_seconds, domain=domain)
 
 
 @dataclass
@@ -170,8 +170,9 @@ async def paid_lock(key: str, overwrite: bool = False) -> AsyncIterator[Lease]:
     settings = lock_settings()
     wait = LOCK_MANAGER.fixed_wait if LOCK_MANAGER.fixed_wait is not None else settings.wait_seconds
     deadline = time.monotonic() + wait
-    holder = uuid.uuid4().hex
-    leases = _leases(settings)
+    domain = local_domain()
+    holder = f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
+    leases = _leases(settings, domain)
     if not await LOCK_MANAGER.aacquire_lock(key, holder=holder, acquire_timeout=wait):
         raise _not_obtained(key, wait, "another process on this machine")
     try:

@@ -32,6 +32,15 @@ end
 return 0
 """
 
+_TAKE_STALE = """
+local current = redis.call('get', KEYS[1])
+if current and string.sub(current, 1, string.len(ARGV[1])) == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_MUTEX = threading.Lock()
 
@@ -57,12 +66,21 @@ def redis_client(url: str) -> Any:
 class RedisLocks:
     """Paid-step leases in one Redis database."""
 
-    def __init__(self, client: Any, lease_seconds: float, namespace: str = "haoee") -> None:
+    def __init__(
+        self,
+        client: Any,
+        lease_seconds: float,
+        namespace: str = "haoee",
+        domain: str | None = None,
+    ) -> None:
         self.client = client
+        self.domain = domain
+        """As ``S3Claims.domain``: a lease of ours seen under our file lock is stale."""
         self.lease_ms = max(1, int(lease_seconds * 1000))
         self.namespace = namespace
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._take_stale = client.register_script(_TAKE_STALE)
 
     def _lock(self, key: str) -> str:
         return f"{self.namespace}:lock:{key}"
@@ -80,6 +98,9 @@ class RedisLocks:
                     step = {}
                 return Attempt(acquired=False, committed=step if isinstance(step, dict) else {})
         taken = self.client.set(self._lock(key), holder, nx=True, px=self.lease_ms)
+        if not taken and self.domain:
+            mine = f"{self.domain}/"
+            taken = self._take_stale(keys=[self._lock(key)], args=[mine, holder, self.lease_ms])
         return Attempt(acquired=bool(taken))
 
     def renew(self, key: str, holder: str) -> bool:

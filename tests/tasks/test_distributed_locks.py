@@ -87,8 +87,8 @@ def test_two_machines_same_campaign_pay_each_request_once(
 ) -> None:
     config = SimulatorConfig(
         api_keys=simulator.config.api_keys,
-        latency_ms=800,
-        async_latency_ms=800,
+        latency_ms=2000,  # wide enough for both machines' calls to overlap under load
+        async_latency_ms=2000,
         latency_sigma=0.3,
         seed=11,
     )
@@ -113,7 +113,8 @@ def test_two_machines_same_campaign_pay_each_request_once(
         stats = sim.stats()
     for machine, (_, err) in zip(machines, outputs, strict=True):
         assert machine.returncode == 0, err[-4000:]
-    paid = [json.loads(out.strip().splitlines()[-1])["paid"] for out, _ in outputs]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    paid = [r["paid"] for r in reports]
     print(
         json.dumps(
             {
@@ -121,6 +122,11 @@ def test_two_machines_same_campaign_pay_each_request_once(
                 "billable": stats["billable_generations"],
                 "duplicates": stats["duplicates"],
                 "paid_by_machine": [sum(p) for p in paid],
+                # resumed: read the step another machine committed (they overlapped);
+                # s3: found the image already stored (they did not)
+                "sources_by_machine": [
+                    {s: r["sources"].count(s) for s in set(r["sources"])} for r in reports
+                ],
             }
         )
     )
@@ -130,7 +136,7 @@ def test_two_machines_same_campaign_pay_each_request_once(
 
 
 HOLDER = """
-import sys
+import sys, time
 from prefect_aws import AwsClientParameters, AwsCredentials
 from prefect_haoee.tasks.claims import S3Claims
 endpoint, bucket, key = sys.argv[1:4]
@@ -139,7 +145,9 @@ creds = AwsCredentials(aws_access_key_id="testing", aws_secret_access_key="testi
 claims = S3Claims(creds.get_s3_client(), bucket, ".haoee-claims", 2.0)
 assert claims.try_acquire(key, "crashed-worker", overwrite=False).acquired
 print("held", flush=True)
-sys.stdin.read()
+while claims.renew(key, "crashed-worker"):  # a live holder renews its lease until killed
+    time.sleep(0.5)
+raise SystemExit("lease lost")
 """
 
 
@@ -194,3 +202,34 @@ def test_redis_locks_exclude_expire_and_hand_over(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the hold timeout never ran out"
             time.sleep(0.1)
         assert not locks.release(other, "dead", None, None)
+
+
+def test_claim_of_our_own_lock_domain_is_stale_under_our_file_lock(
+    s3_bucket: Any, tmp_path: Path
+) -> None:
+    """A claim left by a holder of this lock directory (killed, or its release failed) is
+    taken over at once by the next holder of the file lock, not after its lease."""
+    from prefect_haoee.tasks.locks import FlockLockManager
+
+    domain = FlockLockManager(tmp_path).domain()
+    assert domain == FlockLockManager(tmp_path).domain()  # one id per lock directory
+    client = s3_bucket.credentials.get_s3_client()
+    key = f"haoee-submit-{uuid.uuid4().hex}"
+
+    def claims(of: str) -> S3Claims:
+        return S3Claims(client, s3_bucket.bucket_name, ".haoee-claims", 60.0, domain=of)
+
+    assert claims(domain).try_acquire(key, f"{domain}/dead", overwrite=False).acquired
+    assert not claims("other-machine").try_acquire(key, "other-machine/x", False).acquired
+    assert claims(domain).try_acquire(key, f"{domain}/next", overwrite=False).acquired
+
+
+def test_redis_lease_of_our_own_lock_domain_is_stale(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as url:
+        key = f"haoee-submit-{uuid.uuid4().hex}"
+        mine = RedisLocks(redis_client(url), lease_seconds=60, domain="d1")
+        assert mine.try_acquire(key, "d1/dead", overwrite=False).acquired
+        other = RedisLocks(redis_client(url), lease_seconds=60, domain="d2")
+        assert not other.try_acquire(key, "d2/x", overwrite=False).acquired
+        assert mine.try_acquire(key, "d1/next", overwrite=False).acquired
+        assert mine.renew(key, "d1/next") and not mine.renew(key, "d1/dead")

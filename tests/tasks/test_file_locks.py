@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from prefect_haoee.tasks.locks import FlockLockManager
 
 
@@ -66,3 +68,26 @@ def test_lock_of_a_killed_holder_is_released_by_the_kernel(tmp_path: Path) -> No
         holder.wait(timeout=30)
     assert locks.acquire_lock("k", "alive", acquire_timeout=5)
     locks.release_lock("k", "alive")
+
+
+def test_lock_settings_name_the_backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from prefect_haoee.tasks.errors import LockConfigurationError
+    from prefect_haoee.tasks.lock_settings import LockSettings
+
+    cases = {
+        "": "auto",
+        "auto": "auto",
+        "s3": "s3",
+        "file": "file",
+        "redis://:pw@h:6379/2": "redis",
+    }
+    for url, backend in cases.items():
+        monkeypatch.setenv("HAOEE_LOCK_URL", url)
+        settings = LockSettings()
+        assert settings.backend == backend
+        assert "pw" not in repr(settings)  # a Redis URL may hold a password
+    monkeypatch.setenv("HAOEE_LOCK_URL", f"file://{tmp_path}/locks")
+    assert LockSettings().directory == tmp_path / "locks"
+    monkeypatch.setenv("HAOEE_LOCK_URL", "zookeeper://h")
+    with pytest.raises(LockConfigurationError, match="zookeeper"):
+        _ = LockSettings().backend
