@@ -176,22 +176,22 @@ class ItemTimes:
 def instrument() -> ItemTimes:
     """Time each item's task run and its gateway calls (in this process only).
 
-    Wraps ``prefect_haoee.flows.campaign._run`` (how the flow awaits one item) and
+    Wraps ``prefect_haoee.flows.items._run`` (how the flow awaits one item) and
     ``AsyncHaoeeClient._send`` (one gateway call with its retries and waits).
     """
     from prefect_haoee.client.async_client import AsyncHaoeeClient
-    from prefect_haoee.flows import campaign as campaign_module
+    from prefect_haoee.flows import items as campaign_module
 
     times = ItemTimes()
     run_item = campaign_module._run
     send = AsyncHaoeeClient._send
 
-    async def timed_run(task: Any, item: Any, bucket: Any, client: Any) -> Any:
+    async def timed_run(task: Any, item: Any, bucket: Any, *args: Any) -> Any:
         acc: dict[str, float] = {"send": 0.0}
         token = _ITEM.set(acc)
         started = time.perf_counter()
         try:
-            return await run_item(task, item, bucket, client)
+            return await run_item(task, item, bucket, *args)
         finally:
             ended = time.perf_counter()
             times.rows[item.request_hash] = {"start": started, "span": ended - started, **acc}

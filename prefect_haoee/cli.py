@@ -314,6 +314,9 @@ def deploy(
     bucket_block: str | None = typer.Option(
         None, "--bucket-block", help="S3Bucket block of the output bucket the workers use."
     ),
+    shards: int = typer.Option(
+        1, "--shards", help="Split each run into N flow runs that any worker picks up."
+    ),
 ) -> None:
     """Create or update a deployment per campaign file in DIR on a work pool.
 
@@ -323,7 +326,7 @@ def deploy(
     from prefect_haoee.commands import deploy_cmds
 
     env = _block_env(credentials_block, bucket_block)
-    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, env or None))
+    raise typer.Exit(deploy_cmds.deploy(directory, pool, image, worker_dir, env or None, shards))
 
 
 def _block_env(credentials_block: str | None, bucket_block: str | None) -> dict[str, str]:

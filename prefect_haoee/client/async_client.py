@@ -35,7 +35,7 @@ from prefect_haoee.client.protocol import (
     submit_call,
     transport_error,
 )
-from prefect_haoee.client.ratelimit import RateLimiter
+from prefect_haoee.client.ratelimit import AsyncLimiter, RateLimiter
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -57,10 +57,12 @@ class AsyncHaoeeClient(ClientBase):
         poll: PollPolicy | None = None,
         qps: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: AsyncLimiter | None = None,
     ) -> None:
         super().__init__(settings, retry, poll)
         self._sleep = sleep
         self._limiter = RateLimiter(qps) if qps else None
+        self._shared_limiter = limiter
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
             headers=client_headers(self.settings),
@@ -97,6 +99,8 @@ class AsyncHaoeeClient(ClientBase):
             attempt += 1
             if self._limiter is not None:
                 await self._limiter.aacquire()
+            if self._shared_limiter is not None:
+                await self._shared_limiter.aacquire()
             started = time.monotonic()
             try:
                 result = await attempt_once()

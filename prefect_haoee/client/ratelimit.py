@@ -10,6 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Protocol
+
+
+class AsyncLimiter(Protocol):
+    """Anything that holds a gateway call until it may go (e.g. a limit shared by many
+    processes); ``AsyncHaoeeClient(limiter=...)`` awaits it before every attempt."""
+
+    async def aacquire(self) -> None: ...
 
 
 class RateLimiter:

@@ -12,6 +12,12 @@ one deployment of the ``haoee-campaign`` flow named after the campaign, with:
 - the installed flow as a module path entrypoint (``prefect_haoee.flows.campaign.run_campaign``),
   so a worker needs prefect-haoee installed, not this directory's code.
 
+``deploy`` also creates each campaign's global concurrency limits when missing
+(``haoee-{campaign}`` and ``haoee-{campaign}-qps``, see ``flows.limits``), so that its
+``concurrency`` and ``qps`` hold across all workers; with ``--shards N`` (N > 1) a run
+splits its items into N flow runs of a second deployment per campaign,
+``haoee-campaign-shard/{campaign}`` (see ``flows.shards``).
+
 ``serve`` runs them all from this process (``prefect.serve``); ``deploy`` registers them on a
 work pool for workers elsewhere. A worker reads the campaign file at the path in the
 deployment's parameters, so DIR must exist at that path on the workers: the same absolute
@@ -37,6 +43,8 @@ from uuid import UUID
 
 from prefect_haoee.campaigns import Campaign, CampaignError, Problem
 from prefect_haoee.commands.render import console, errors, say_error, show_problems
+
+MAX_SHARDS = 64
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -154,6 +162,7 @@ def campaign_deployment(
     campaign_path: str | None = None,
     work_pool_name: str | None = None,
     job_variables: dict[str, Any] | None = None,
+    shards: int = 1,
 ) -> RunnerDeployment:
     """One ``run_campaign`` deployment for a campaign file (nothing is sent anywhere)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -163,18 +172,49 @@ def campaign_deployment(
     from prefect_haoee.flows.campaign import run_campaign
 
     campaign = item.campaign
+    parameters: dict[str, Any] = {"campaign": campaign_path or str(item.path.resolve())}
+    if shards > 1:
+        parameters["shards"] = shards
     # ``run_campaign.to_deployment`` without remote storage, but sync in any context (the
     # flow method returns a coroutine when called inside a running event loop).
     return RunnerDeployment.from_flow(
         run_campaign,
         name=campaign.name,
-        parameters={"campaign": campaign_path or str(item.path.resolve())},
+        parameters=parameters,
         schedules=campaign_schedules(campaign),
         tags=campaign_tags(campaign),
         description=campaign.description or f"Campaign {campaign.name} ({item.path.name})",
         concurrency_limit=ConcurrencyLimitConfig(
             limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
         ),
+        enforce_parameter_schema=True,
+        work_pool_name=work_pool_name,
+        job_variables=job_variables,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+def shard_deployment(
+    item: CampaignFile,
+    *,
+    campaign_path: str | None = None,
+    work_pool_name: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+) -> RunnerDeployment:
+    """The deployment a sharded run of this campaign starts its shards from (no
+    schedule, no concurrency limit: the campaign's run and its limits pace the shards)."""
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.types.entrypoint import EntrypointType
+
+    from prefect_haoee.flows.shards import run_campaign_shard
+
+    campaign = item.campaign
+    return RunnerDeployment.from_flow(
+        run_campaign_shard,
+        name=campaign.name,
+        parameters={"campaign": campaign_path or str(item.path.resolve())},
+        tags=campaign_tags(campaign),
+        description=f"Shards of campaign {campaign.name} ({item.path.name})",
         enforce_parameter_schema=True,
         work_pool_name=work_pool_name,
         job_variables=job_variables,
@@ -282,9 +322,12 @@ def deploy(
     image: str | None = None,
     worker_dir: str | None = None,
     env: dict[str, str] | None = None,
+    shards: int = 1,
 ) -> int:
-    """Create or update a deployment per campaign of ``directory`` on work pool ``pool``;
-    ``env`` goes to each run's environment (``job_variables.env``)."""
+    """Create or update a deployment per campaign of ``directory`` on work pool ``pool``
+    (and a shard deployment per campaign with ``shards`` > 1), and the campaigns' global
+    concurrency limits the server lacks; ``env`` goes to each run's environment
+    (``job_variables.env``)."""
     scan = _scan_or_report(directory)
     if scan is None:
         return EXIT_INVALID
@@ -296,17 +339,30 @@ def deploy(
         )
         return EXIT_INVALID
     paths = [_worker_path(worker_dir, item.path) or str(item.path.resolve()) for item in scan.found]
+    if not 1 <= shards <= MAX_SHARDS:
+        errors.print(f"[bold red]invalid option:[/] --shards must be 1..{MAX_SHARDS}")
+        return EXIT_INVALID
+    job_variables = {"env": env} if env else None
     deployments = [
         campaign_deployment(
             item,
             campaign_path=path,
             work_pool_name=pool,
-            job_variables={"env": env} if env else None,
+            job_variables=job_variables,
+            shards=shards,
         )
         for item, path in zip(scan.found, paths, strict=True)
     ]
+    if shards > 1:
+        deployments += [
+            shard_deployment(
+                item, campaign_path=path, work_pool_name=pool, job_variables=job_variables
+            )
+            for item, path in zip(scan.found, paths, strict=True)
+        ]
+    campaigns = [item.campaign for item in scan.found]
     try:
-        ids = asyncio.run(_apply(deployments, pool, image))
+        ids, created = asyncio.run(_apply(deployments, pool, image, campaigns))
     except _InvalidOption as exc:
         say_error(("invalid option:", "bold red"), f" {exc}")
         return EXIT_INVALID
@@ -315,10 +371,14 @@ def deploy(
         return EXIT_FAILED
     rows = list(zip(scan.found, paths, strict=True))
     title = f"Deployed {len(rows)} campaign(s) to work pool {pool!r}, one run at a time each"
+    if shards > 1:
+        title += f", in {shards} shards"
     console.print(_table(title, rows))
+    for name in created:
+        console.print(f"  created global concurrency limit {name}", highlight=False)
     ui = _ui_url()
     if ui:
-        for item, deployment_id in zip(scan.found, ids, strict=True):
+        for item, deployment_id in zip(scan.found, ids[: len(scan.found)], strict=True):
             console.print(
                 f"  {item.campaign.name}: {ui}/deployments/deployment/{deployment_id}",
                 highlight=False,
@@ -349,11 +409,15 @@ class _ApiError(Exception):
     pass
 
 
-async def _apply(deployments: list[RunnerDeployment], pool: str, image: str | None) -> list[UUID]:
+async def _apply(
+    deployments: list[RunnerDeployment], pool: str, image: str | None, campaigns: list[Campaign]
+) -> tuple[list[UUID], list[str]]:
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.deployments.runner import DeploymentApplyError
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    from prefect_haoee.flows.limits import ensure_limits
 
     try:
         async with get_client() as client:
@@ -373,6 +437,7 @@ async def _apply(deployments: list[RunnerDeployment], pool: str, image: str | No
             ids: list[UUID] = []
             for deployment in deployments:
                 ids.append(await deployment.aapply(work_pool_name=pool, image=image))
-            return ids
+            created = await ensure_limits(client, campaigns)
+            return ids, created
     except (PrefectHTTPStatusError, DeploymentApplyError, httpx.HTTPError) as exc:
         raise _ApiError(f"{type(exc).__name__}: {exc}") from None

@@ -18,13 +18,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect_aws.s3 import S3Bucket
 
-from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
+from prefect_haoee.blocks import HaoeeCredentials
 from prefect_haoee.client import AsyncHaoeeClient, DownloadedImage, GeneratedImages
 from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.errors import DownloadError, TaskExpiredError, TaskNotFoundError
 from prefect_haoee.client.families import MEDIA_OF_KIND, FamilyRequest, JobHandle, JobState
 from prefect_haoee.client.media import DownloadedMedia
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
+from prefect_haoee.tasks.clients import ClientSpec, item_client
 from prefect_haoee.tasks.produce import default_stem
 from prefect_haoee.tasks.records import ImageRecord, StepTimings
 from prefect_haoee.tasks.retry_rules import (
@@ -237,6 +238,7 @@ async def produce_media(
     metadata: dict[str, Any] | None = None,
     credentials: HaoeeCredentials | None = None,
     client: AsyncHaoeeClient | None = None,
+    client_spec: ClientSpec | None = None,
     wait_timeout: float = 1800.0,
     skip_if_stored: bool = True,
     object_stem: str | None = None,
@@ -253,8 +255,7 @@ async def produce_media(
         found = await anyio.to_thread.run_sync(stored_record, request, bucket, stem, chosen)
         if found is not None:
             return found
-    own = client is None
-    http = client or AsyncHaoeeClient(resolve_settings(credentials))
+    http, own = await item_client(client, credentials, client_spec)
     run = MediaRun(http, request, wait_timeout)
     meta: dict[str, Any] = {
         **(metadata or {}),

@@ -13,7 +13,7 @@ from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 from prefect_aws.s3 import S3Bucket
 
-from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
+from prefect_haoee.blocks import HaoeeCredentials
 from prefect_haoee.client import AsyncHaoeeClient, DownloadedImage, GeneratedImages
 from prefect_haoee.client.catalog import CATALOG, Mode
 from prefect_haoee.client.errors import (
@@ -25,6 +25,7 @@ from prefect_haoee.client.errors import (
 )
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
+from prefect_haoee.tasks.clients import ClientSpec, item_client
 from prefect_haoee.tasks.gateway import to_submitted
 from prefect_haoee.tasks.records import ImageRecord, StepTimings, SubmittedGeneration
 from prefect_haoee.tasks.retry_rules import (
@@ -253,6 +254,7 @@ async def produce_image(
     metadata: dict[str, Any] | None = None,
     credentials: HaoeeCredentials | None = None,
     client: AsyncHaoeeClient | None = None,
+    client_spec: ClientSpec | None = None,
     max_reseeds: int = DEFAULT_MAX_RESEEDS,
     wait_timeout: float = 600.0,
     skip_if_stored: bool = True,
@@ -275,8 +277,7 @@ async def produce_image(
             if head is not None:
                 return record_from_head(request, chosen, bucket, existing, head)
 
-    own_client = client is None
-    http = client or AsyncHaoeeClient(resolve_settings(credentials))
+    http, own_client = await item_client(client, credentials, client_spec)
     try:
         run = ItemRun(http, request, chosen, wait_timeout)
         images = await run.generate(max_reseeds)
