@@ -57,6 +57,8 @@ def test_a_killed_worker_strands_nothing_and_the_rerun_pays_only_what_was_lost(
 
     # Nothing outlives its timeout: the campaign's concurrency slots come back when the
     # killed holders' leases end, and every Redis key (a lock) expires on its own.
+    # Measured from the kill; it includes restarting worker-b and the parent's end, so
+    # the bound is the lease plus a margin for those, not the lease alone.
     wait_for(
         lambda: fresh.active_slots("haoee-crash") == 0,
         "slots of the killed worker released",
@@ -64,7 +66,7 @@ def test_a_killed_worker_strands_nothing_and_the_rerun_pays_only_what_was_lost(
         interval=0.5,
     )
     released_s = elapsed(killed_at)
-    assert released_s <= LEASE_SECONDS + 10 * REPOSSESSOR_S + 15
+    assert released_s <= LEASE_SECONDS + 40 + 5 * REPOSSESSOR_S
     keys = fresh.redis_keys()
     assert all(ttl >= 0 for ttl in keys.values()), f"a Redis key never expires: {keys}"
 
