@@ -5,7 +5,8 @@ Two ``haoee run --json`` processes run one 20-image campaign, each with its own
 bucket and prefix, and one Prefect API. The gateway (a small server on 127.0.0.1, port 0,
 that bills every generation by request) holds its answers until the test lets them go:
 both runs plan before anything is stored, so both pay (``HAOEE_LOCK_URL=file``: the
-one-machine lock only, as without the cross-machine claims of issue 15). Then machine A is answered and finishes; then machine B. What this test holds: every
+one-machine lock only, as without the cross-machine claims of issue 15).
+Then machine A is answered and finishes; then machine B. What this test holds: every
 image billed twice is reported as paid twice, by the run that stored second (its
 conditional upload found the other's object, whose metadata names the paying run), in its
 ``--json`` result and in the final manifest, and a later run's table still says so.
