@@ -94,6 +94,8 @@ class ClientBase:
                 f"{self.retry_policy.retry_after_limit:.0f}s limit: not waiting)"
             )
             error.args = (error.message,)
+            if paid:  # no task retry either: the gateway asked for a wait we do not make
+                error.paid_sends = max(sent, 1)
             raise error
         if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(error, paid):
             raise error
@@ -103,7 +105,10 @@ class ClientBase:
 
     @staticmethod
     def _may_have_reached(error: HaoeeError) -> bool:
-        """False only for an attempt that certainly never reached the gateway."""
+        """Whether this attempt may have been billed: False for one that certainly never
+        reached the gateway, and for a 429 answer (a refusal: nothing was generated)."""
+        if isinstance(error, RateLimitedError):
+            return False
         return not (isinstance(error, TransportError) and not error.request_sent)
 
     def _billed(self, label: str, read: Callable[[], _T]) -> _T:
