@@ -11,11 +11,16 @@ import asyncio
 import base64
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from starlette.responses import Response
 
-from prefect_haoee.simulator.checks import check_generation, check_moderation, check_poll
+from prefect_haoee.simulator.checks import (
+    Checked,
+    check_generation,
+    check_moderation,
+    check_poll,
+)
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import (
     error_response,
@@ -108,20 +113,25 @@ async def _image_b64(state: SimState, render: RenderSpec) -> str:
 
 
 def _mint(call: Call, render: RenderSpec, *, forced_expired: bool) -> str:
-    expired = call.state.faults.url_expired()
-    if expired:
-        call.state.faults.note(Fault("expired_url"))
-    expired = expired or forced_expired
+    expired = call.state.link_expired(forced_expired)
     return call.state.files.mint(render, call.base_url, expired=expired)
+
+
+async def _accept(
+    call: Call, body: dict[str, Any], mode: Literal["sync", "async"]
+) -> tuple[Checked, InputImages, Fault | None]:
+    """Checks, moderation words, the input images, then the call's one fault decision."""
+    cfg = call.state.config
+    checked = check_generation(body, call.state.catalog, mode=mode, strict_modes=cfg.strict_modes)
+    check_moderation(body, cfg.moderation_words)
+    inputs = await read_inputs(body)
+    return checked, inputs, await apply_fault(call, _decide(call))
 
 
 async def cv_process(call: Call, body: dict[str, Any]) -> Response:
     state = call.state
     cfg = state.config
-    checked = check_generation(body, state.catalog, mode="sync", strict_modes=cfg.strict_modes)
-    check_moderation(body, cfg.moderation_words)
-    inputs = await read_inputs(body)
-    fault = await apply_fault(call, _decide(call))
+    checked, inputs, fault = await _accept(call, body, "sync")
     hash_ = _bill(call, body, checked.spec.req_key, inputs=inputs)
     latency = state.sample_latency(cfg.latency_ms)
     render = state.render_spec(body, checked.spec, hash_, inputs.tint)
@@ -150,10 +160,7 @@ async def cv_process(call: Call, body: dict[str, Any]) -> Response:
 async def submit(call: Call, body: dict[str, Any]) -> Response:
     state = call.state
     cfg = state.config
-    checked = check_generation(body, state.catalog, mode="async", strict_modes=cfg.strict_modes)
-    check_moderation(body, cfg.moderation_words)
-    inputs = await read_inputs(body)
-    fault = await apply_fault(call, _decide(call))
+    checked, inputs, fault = await _accept(call, body, "async")
     fail_code = fault.code if fault is not None and fault.kind == "task_fail" else None
     hash_ = request_hash(body, inputs.link_digests)
     task = state.tasks.create(
@@ -166,8 +173,7 @@ async def submit(call: Call, body: dict[str, Any]) -> Response:
         url_expired=fault is not None and fault.kind == "expired_url",
     )
     _bill(call, body, checked.spec.req_key, task.task_id, inputs)
-    if cfg.api_overhead_ms > 0:
-        await asyncio.sleep(cfg.api_overhead_ms / 1000)
+    await state.api_overhead()
     return call.ok({"task_id": task.task_id})
 
 
@@ -175,8 +181,7 @@ async def get_result(call: Call, body: dict[str, Any]) -> Response:
     state = call.state
     poll = check_poll(body, state.catalog)
     fault = await apply_fault(call, _decide(call))
-    if state.config.api_overhead_ms > 0:
-        await asyncio.sleep(state.config.api_overhead_ms / 1000)
+    await state.api_overhead()
     status, task = state.tasks.lookup(poll.spec.req_key, poll.task_id)
     data: dict[str, Any] = {"binary_data_base64": None, "image_urls": None, "status": status}
     if status != "done" or task is None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
@@ -34,6 +32,7 @@ from prefect_haoee.simulator.envelope import (
 )
 from prefect_haoee.simulator.families import register_families
 from prefect_haoee.simulator.faults import install_drop_log_filter, parse_forced
+from prefect_haoee.simulator.http import api_key_of, base_url_of, read_limited
 from prefect_haoee.simulator.state import SimState
 
 logger = logging.getLogger("prefect_haoee.simulator")
@@ -43,50 +42,10 @@ FAULT_HEADER = "x-sim-fault"
 _AK_RE = re.compile(r"Credential=([^/,\s]+)")
 
 
-def _auth_key(request: Request, keys: tuple[str, ...]) -> str:
-    """The caller's key on ``/volcv/v1`` (``Bearer <key>`` or the raw key), else 50400."""
-    header = request.headers.get("authorization", "").strip()
-    token = header[7:].strip() if header[:7].lower() == "bearer " else header
-    if not keys:
-        return token or "anonymous"
-    if not token:
-        raise SimError(50400, "missing Authorization header")
-    for key in keys:
-        if secrets.compare_digest(token.encode(), key.encode()):
-            return key
-    raise SimError(50400, "invalid API key")
-
-
 def _sdk_key(request: Request) -> str:
     """Limits on the upstream path are per access key (from the unverified signature)."""
     match = _AK_RE.search(request.headers.get("authorization", ""))
     return f"ak:{match.group(1)}" if match else "anonymous"
-
-
-_BASE_URLS: dict[tuple[object, ...], str] = {}
-
-
-def _base_url(request: Request) -> str:
-    """The absolute base URL the caller used (result links are built from it)."""
-    scope = request.scope
-    key = (scope.get("scheme"), request.headers.get("host"), scope.get("server"))
-    base = _BASE_URLS.get(key)
-    if base is None:
-        base = str(request.base_url)
-        base = base if base.endswith("/") else base + "/"
-        if len(_BASE_URLS) < 1024:
-            _BASE_URLS[key] = base
-    return base
-
-
-async def _read_body(request: Request, max_bytes: int) -> dict[str, Any]:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_bytes:
-        raise SimError(50213, f"body larger than {max_bytes} bytes")
-    raw = await request.body()
-    if len(raw) > max_bytes:
-        raise SimError(50213, f"body larger than {max_bytes} bytes")
-    return parse_json_object(raw)
 
 
 def create_app(
@@ -112,10 +71,10 @@ def create_app(
         started = time.perf_counter()
         request_id = new_request_id()
         action = request.query_params.get("Action", "")
-        call = Call(state, action, _base_url(request), request_id, started)
+        call = Call(state, action, base_url_of(request), request_id, started)
         key: str | None = None
         try:
-            key = _sdk_key(request) if upstream else _auth_key(request, state.config.api_keys)
+            key = _sdk_key(request) if upstream else api_key_of(request, state.config.api_keys)
             if not action:
                 raise SimError(50201, "query parameter Action is required")
             if action not in HANDLERS:
@@ -134,7 +93,7 @@ def create_app(
             if forced_header:
                 call.forced = parse_forced(forced_header, action)
                 await apply_forced_first(call)
-            body = await _read_body(request, max_body)
+            body = parse_json_object(await read_limited(request, max_body))
             response = await HANDLERS[action](call, body)
         except SimError as err:
             state.ledger.record_call(action, err.code)

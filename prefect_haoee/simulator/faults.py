@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -96,6 +97,45 @@ def parse_forced(value: str, action: str) -> Fault | None:
     if name.isdigit() and int(name) in CODES and int(name) != 10000:
         return _fault_for(name, action)
     raise SimError(50200, f"unknown X-Sim-Fault {value!r}")
+
+
+class FaultDraws:
+    """Seeded fault draws: one stream per action, the script by call number, then the rates.
+
+    ``analog`` is the visual action whose eligible faults apply (a family action draws
+    from its own stream but behaves like its visual analog).
+    """
+
+    def __init__(self, config: SimulatorConfig, script: Mapping[str, str], codes: str) -> None:
+        self._seed = config.seed
+        self._rates = dict(config.fault_rates)
+        self._streams: dict[str, random.Random] = {}
+        self._task_codes = random.Random(f"{config.seed}/faults/{codes}")
+        self._fail_codes = config.task_fail_codes or (50501,)
+        self._calls: Counter[str] = Counter()
+        self.script: dict[str, str] = dict(script)
+
+    def draw(self, action: str, analog: str) -> Fault | None:
+        """One seeded draw for one eligible request of ``action``."""
+        stream = self._streams.get(action)
+        if stream is None:
+            stream = self._streams[action] = random.Random(f"{self._seed}/faults/{action}")
+        r = stream.random()
+        self._calls[action] += 1
+        scripted = self.script.get(f"{action}:{self._calls[action]}")
+        if scripted is not None:
+            return parse_forced(scripted, analog)
+        acc = 0.0
+        for name in FAULT_NAMES:
+            if name not in REQUEST_FAULTS or analog not in APPLIES[name]:
+                continue
+            acc += self._rates.get(name, 0.0)
+            if r < acc:
+                fault = _fault_for(name, analog)
+                if fault is not None and fault.kind == "task_fail":
+                    fault = Fault("task_fail", self._task_codes.choice(self._fail_codes))
+                return fault
+        return None
 
 
 class FaultPlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
@@ -11,7 +12,7 @@ from typing import Any
 from prefect_haoee.client.catalog import ModelSpec
 from prefect_haoee.simulator.clock import SimClock
 from prefect_haoee.simulator.config import SimulatorConfig
-from prefect_haoee.simulator.faults import FaultPlan
+from prefect_haoee.simulator.faults import Fault, FaultPlan
 from prefect_haoee.simulator.files import FileStore
 from prefect_haoee.simulator.images import ImageCache, RenderSpec, output_size
 from prefect_haoee.simulator.ledger import Ledger, body_seed
@@ -48,6 +49,18 @@ class SimState:
             return 0.0
         value = median_ms * math.exp(self._log_sigma * z)
         return min(value, self.config.max_latency_ms) / 1000.0
+
+    def link_expired(self, forced: bool = False) -> bool:
+        """Whether a newly minted result link answers expired (a seeded draw, or forced)."""
+        drawn = self.faults.url_expired()
+        if drawn:
+            self.faults.note(Fault("expired_url"))
+        return drawn or forced
+
+    async def api_overhead(self) -> None:
+        """The gateway's own time on a call that renders nothing (a submit, a poll)."""
+        if self.config.api_overhead_ms > 0:
+            await asyncio.sleep(self.config.api_overhead_ms / 1000)
 
     def render_spec(
         self,

@@ -18,6 +18,26 @@ from prefect_haoee.simulator.clock import SimClock
 from prefect_haoee.simulator.images import RenderSpec
 
 TaskStatus = Literal["in_queue", "generating", "done", "not_found", "expired"]
+Phase = Literal["queued", "running", "finished", "not_found", "expired"]
+_STATUS: dict[Phase, TaskStatus] = {
+    "queued": "in_queue",
+    "running": "generating",
+    "finished": "done",
+    "not_found": "not_found",
+    "expired": "expired",
+}
+
+
+def phase_of(age: float, *, ttl: float, queue_s: float, total_s: float) -> Phase:
+    """Where a job of this age is: queued, running, finished; expired past ``ttl``, then
+    forgotten (``not_found``) past twice that."""
+    if age > 2 * ttl:
+        return "not_found"
+    if age > ttl:
+        return "expired"
+    if age < queue_s:
+        return "queued"
+    return "running" if age < total_s else "finished"
 
 
 @dataclass

@@ -13,7 +13,9 @@
 * ``POST /_sim/families/fault_script`` (``{"fault_script": {"sora.create:1": "429"}}``:
   exact faults for family actions, until the next reset) and ``GET /_sim/families/jobs``.
 
-Same auth, limits, fault injection and ledger as the visual family (see ``common``).
+Same auth, limits, fault injection and ledger as the visual family (see ``base``). A family
+is one module declaring a :class:`~prefect_haoee.simulator.families.base.SimFamily` named
+``FAMILY``, listed once in :data:`FAMILIES` below.
 """
 
 from __future__ import annotations
@@ -32,19 +34,31 @@ from prefect_haoee.simulator.families import (
     video_minimax,
     video_sora,
 )
-from prefect_haoee.simulator.families.common import FAMILY_ACTIONS, FamilyBox, check_script
+from prefect_haoee.simulator.families.base import SimFamily, endpoint
+from prefect_haoee.simulator.families.faults import check_script
+from prefect_haoee.simulator.families.state import FamilyBox
 from prefect_haoee.simulator.media import render_media
 from prefect_haoee.simulator.state import SimState
 
-__all__ = ["FAMILY_ACTIONS", "register_families"]
+__all__ = ["FAMILIES", "FAMILY_ACTIONS", "SimFamily", "register_families"]
+
+FAMILIES: tuple[SimFamily, ...] = (
+    openai_images.FAMILY,
+    video_sora.FAMILY,
+    video_minimax.FAMILY,
+    video_kling.FAMILY,
+    music_suno.FAMILY,
+)
+FAMILY_ACTIONS: dict[str, str] = {a: k for f in FAMILIES for a, k in f.actions.items()}
+"""Every family action -> the visual action it behaves like (for fault eligibility)."""
 
 
 def register_families(app: Starlette, holder: dict[str, SimState]) -> None:
     """Add every family route to ``app``; ``holder["state"]`` is the current run."""
-    box = FamilyBox(holder)
-    for module in (openai_images, video_sora, video_minimax, video_kling, music_suno):
-        for route in module.routes(box):
-            app.add_route(route.path, route.endpoint, methods=list(route.methods))
+    box = FamilyBox(holder, FAMILY_ACTIONS)
+    for family in FAMILIES:
+        for route in family.routes:
+            app.add_route(route.path, endpoint(box, family, route), methods=[route.method])
 
     async def media_file(request: Request) -> Response:
         name: str = request.path_params["name"]
@@ -63,7 +77,7 @@ def register_families(app: Starlette, holder: dict[str, SimState]) -> None:
             script = options.get("fault_script")
             if not isinstance(script, dict):
                 raise ValueError("fault_script must be an object")
-            checked = check_script(script)
+            checked = check_script(script, FAMILY_ACTIONS)
         except (SimError, ValueError) as err:
             return json_response({"error": str(err)}, 400)
         faults = box.get().faults

@@ -20,26 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from prefect_haoee.simulator.codes import SimError
-from prefect_haoee.simulator.envelope import json_response
-from prefect_haoee.simulator.families.common import (
-    FamilyBox,
-    FamilyCall,
-    FamilyRoute,
-    body_hash,
-    body_texts,
-    check_words,
-    endpoint,
-    failure_message,
-    gateway_error,
-    job_or_404,
-    percent,
-    read_json,
-    require_str,
-    task_times,
-)
+from prefect_haoee.simulator.families import bodies
+from prefect_haoee.simulator.families.answers import gateway_error, relay_ok, relay_task
+from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
+from prefect_haoee.simulator.families.jobs import Job, JobStatus
 from prefect_haoee.simulator.media import MediaSpec
 
-FAMILY = "suno"
 CLIPS = 2
 CLIP_SECONDS = 8.0
 STATUS_TEXT = {
@@ -52,12 +40,12 @@ CONTINUATION = ("task_id", "continue_at", "continue_clip_id")
 
 
 def _check(body: dict[str, Any]) -> dict[str, Any]:
-    mv = require_str(body, "mv", optional=True) or "chirp-v4"
+    mv = bodies.require_str(body, "mv", optional=True) or "chirp-v4"
     instrumental = body.get("make_instrumental", False)
     if not isinstance(instrumental, bool):
         raise SimError(50204, "make_instrumental must be a boolean")
     if "gpt_description_prompt" in body:
-        prompt = require_str(body, "gpt_description_prompt")
+        prompt = bodies.require_str(body, "gpt_description_prompt")
         return {"mv": mv, "prompt": prompt, "title": "", "tags": "", "mode": "inspiration"}
     lyrics = body.get("prompt", "")
     if not isinstance(lyrics, str) or (not lyrics.strip() and not instrumental):
@@ -78,72 +66,55 @@ def _check(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def submit(call: FamilyCall, request: Request) -> Response:
-    body = await read_json(request, call.state)
+    body = await bodies.read_json(request, call.state)
     meta = _check(body)
-    check_words(body_texts(body), call.state.config.moderation_words)
-    fault = await call.decide()
-    hash_ = body_hash(body)
-    job = call.fam.new_job(
-        job_id=call.fam.new_uuid(),
-        family=FAMILY,
-        model=meta["mv"],
-        request_hash=hash_,
-        outputs=[MediaSpec(f"{hash_}/{i}", "mp3", CLIP_SECONDS) for i in range(CLIPS)],
-        fault=fault,
+    bodies.moderate(body, call.state)
+    job = await call.submit_job(
+        body,
+        meta["mv"],
+        call.fam.new_uuid,
+        lambda hash_: [MediaSpec(f"{hash_}/{i}", "mp3", CLIP_SECONDS) for i in range(CLIPS)],
         meta=meta,
     )
-    call.bill(body, meta["mv"], task_id=job.job_id)
-    await call.api_overhead()
-    return json_response({"code": "success", "message": "", "data": job.job_id})
+    return relay_ok(job.job_id)
+
+
+def _clip(job: Job, status: JobStatus, i: int, url: str) -> dict[str, Any]:
+    done = status == "succeeded"
+    return {
+        "id": f"{job.job_id[:8]}-clip-{i}",
+        "title": job.meta.get("title") or f"Simulated song {i + 1}",
+        "status": "complete" if done else "streaming",
+        "audio_url": url,
+        "image_url": "",
+        "video_url": "",
+        "model_name": job.model,
+        "metadata": {
+            "tags": job.meta.get("tags", ""),
+            "prompt": job.meta.get("prompt", ""),
+            "duration": CLIP_SECONDS if done else None,
+            "error_type": None,
+            "error_message": None,
+        },
+    }
 
 
 async def fetch(call: FamilyCall, request: Request) -> Response:
-    fault = await call.decide()
-    await call.api_overhead()
-    status, job = job_or_404(call, request.path_params["task_id"], FAMILY)
+    status, job, fault = await call.poll(request.path_params["task_id"])
     clips: list[dict[str, Any]] = []
     if status in ("running", "succeeded"):
         urls = call.job_urls(job, fault) if status == "succeeded" else ["" for _ in job.outputs]
-        for i, url in enumerate(urls):
-            clips.append(
-                {
-                    "id": f"{job.job_id[:8]}-clip-{i}",
-                    "title": job.meta.get("title") or f"Simulated song {i + 1}",
-                    "status": "complete" if status == "succeeded" else "streaming",
-                    "audio_url": url,
-                    "image_url": "",
-                    "video_url": "",
-                    "model_name": job.model,
-                    "metadata": {
-                        "tags": job.meta.get("tags", ""),
-                        "prompt": job.meta.get("prompt", ""),
-                        "duration": CLIP_SECONDS if status == "succeeded" else None,
-                        "error_type": None,
-                        "error_message": None,
-                    },
-                }
-            )
-    task: dict[str, Any] = {
-        "task_id": job.job_id,
-        "notify_hook": "",
-        "action": "MUSIC",
-        "status": STATUS_TEXT[status],
-        "fail_reason": "",
-        **task_times(call, job, status),
-        "progress": percent(call.fam.jobs.progress(job)),
-        "data": clips,
-    }
-    if status == "failed" and job.fail_code is not None:
-        task["fail_reason"] = failure_message(job.fail_code)
-    return json_response({"code": "success", "message": "", "data": task})
+        clips = [_clip(job, status, i, url) for i, url in enumerate(urls)]
+    task = relay_task(job, status, call.fam.jobs.progress(job), STATUS_TEXT, "MUSIC")
+    return relay_ok({**task, "notify_hook": "", "data": clips})
 
 
-def routes(box: FamilyBox) -> list[FamilyRoute]:
-    return [
-        FamilyRoute(
-            "/suno/submit/music", ("POST",), endpoint(box, "suno.submit", submit, gateway_error)
-        ),
-        FamilyRoute(
-            "/suno/fetch/{task_id}", ("GET",), endpoint(box, "suno.fetch", fetch, gateway_error)
-        ),
-    ]
+FAMILY = SimFamily(
+    name="suno",
+    actions={"suno.submit": SUBMIT_LIKE, "suno.fetch": POLL_LIKE},
+    routes=(
+        Route("POST", "/suno/submit/music", "suno.submit", submit),
+        Route("GET", "/suno/fetch/{task_id}", "suno.fetch", fetch),
+    ),
+    error=gateway_error,
+)

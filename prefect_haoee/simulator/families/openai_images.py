@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -22,30 +23,16 @@ from starlette.responses import Response
 
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
-from prefect_haoee.simulator.families.common import (
-    FamilyBox,
-    FamilyCall,
-    FamilyRoute,
-    body_hash,
-    body_texts,
-    check_words,
-    endpoint,
-    failure_message,
-    is_int,
-    job_or_404,
-    openai_error,
-    percent,
-    read_form,
-    read_json,
-    require_choice,
-    require_str,
-    task_times,
-)
+from prefect_haoee.simulator.families import bodies
+from prefect_haoee.simulator.families.answers import openai_error, relay_ok, relay_task
+from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE, SYNC
+from prefect_haoee.simulator.families.jobs import Output
 from prefect_haoee.simulator.faults import Fault
 from prefect_haoee.simulator.images import RenderSpec
 from prefect_haoee.simulator.references import first_image_tint
 
-FAMILY = "openai_images"
 DELIVERY = ("response_format",)
 K_SIDES = {"1K": 1024, "2K": 2048, "4K": 4096}
 MAX_SIDE = 4096
@@ -84,34 +71,34 @@ def _dimensions(body: dict[str, Any]) -> tuple[int, int]:
     return max(16, min(width, MAX_SIDE)), max(16, min(height, MAX_SIDE))
 
 
-def _check(body: dict[str, Any], words: dict[str, int]) -> tuple[str, int, str]:
-    model = require_str(body, "model")
-    require_str(body, "prompt")
+def _check(body: dict[str, Any], call: FamilyCall) -> tuple[str, int, str]:
+    model = bodies.required_str(body, "model")
+    bodies.require_str(body, "prompt")
     n = body.get("n", 1)
-    if not is_int(n) or not 1 <= n <= 10:
+    if not bodies.is_int(n) or not 1 <= n <= 10:
         raise SimError(50200, f"n must be an integer in 1..10, got {n!r}")
-    response_format = require_choice(body, "response_format", ("url", "b64_json"), "url")
+    response_format = bodies.require_choice(body, "response_format", ("url", "b64_json"), "url")
     image = body.get("image")
     if image is not None and not isinstance(image, (str, list)):
         raise SimError(50204, "image must be a string or a list of strings")
-    check_words(body_texts(body), words)
-    assert model is not None
+    bodies.moderate(body, call.state)
     return model, n, response_format
 
 
 def _renders(
     hash_: str, n: int, size: tuple[int, int], fmt: str, tint: tuple[int, int, int] | None = None
-) -> list[RenderSpec]:
+) -> list[Output]:
     """The outputs; ``tint`` (the first reference image's mean colour) shows it was used."""
     return [RenderSpec(f"{hash_}/{i}", size[0], size[1], fmt, tint) for i in range(n)]
 
 
 async def _items(
-    call: FamilyCall, renders: list[RenderSpec], response_format: str, urls: list[str] | None
+    call: FamilyCall, renders: list[Output], response_format: str, urls: list[str] | None
 ) -> list[dict[str, Any]]:
     if response_format == "b64_json":
         out = []
         for render in renders:
+            assert isinstance(render, RenderSpec)
             data = await call.state.images.get(render)
             out.append({"b64_json": base64.b64encode(data).decode("ascii")})
         return out
@@ -146,48 +133,35 @@ async def _answer(
     return json_response(answer)
 
 
-async def _submit(
-    call: FamilyCall,
-    request: Request,
-    body: dict[str, Any],
-    model: str,
-    n: int,
-    response_format: str,
-    variant: str,
-) -> Response:
-    tint = await first_image_tint(body.get("image"))
-    fault = await call.decide()
-    hash_ = body_hash(body, DELIVERY)
-    renders = _renders(hash_, n, _dimensions(body), call.state.config.image_format, tint)
-    job = call.fam.new_job(
-        job_id=call.fam.new_hex(32),
-        family=FAMILY,
-        model=model,
-        request_hash=hash_,
-        outputs=list(renders),
-        fault=fault,
-        variant=variant,
-        meta={
-            "response_format": response_format,
-            "webhook": request.query_params.get("webhook"),
-        },
-    )
-    call.bill(body, model, delivery=DELIVERY, task_id=job.job_id)
-    await call.api_overhead()
-    return json_response({"task_id": job.job_id})
-
-
 def _is_async(request: Request) -> bool:
     return request.query_params.get("async", "").lower() == "true"
 
 
+async def _generate(
+    call: FamilyCall, request: Request, body: dict[str, Any], variant: str
+) -> Response:
+    """A checked generation or edit: answered now, or accepted as a task (``?async=true``)."""
+    model, n, response_format = _check(body, call)
+    if not _is_async(request):
+        fault = await call.decide()
+        return await _answer(call, body, model, n, response_format, fault)
+    tint = await first_image_tint(body.get("image"))
+    fmt = call.state.config.image_format
+    job = await call.submit_job(
+        body,
+        model,
+        call.fam.new_hex,
+        lambda hash_: _renders(hash_, n, _dimensions(body), fmt, tint),
+        delivery=DELIVERY,
+        variant=variant,
+        meta={"response_format": response_format, "webhook": request.query_params.get("webhook")},
+    )
+    return json_response({"task_id": job.job_id})
+
+
 async def generations(call: FamilyCall, request: Request) -> Response:
-    body = await read_json(request, call.state)
-    model, n, response_format = _check(body, call.state.config.moderation_words)
-    if _is_async(request):
-        return await _submit(call, request, body, model, n, response_format, "generations")
-    fault = await call.decide()
-    return await _answer(call, body, model, n, response_format, fault)
+    body = await bodies.read_json(request, call.state)
+    return await _generate(call, request, body, "generations")
 
 
 def _edit_body(fields: dict[str, str], files: list[tuple[str, bytes]]) -> dict[str, Any]:
@@ -208,63 +182,41 @@ def _edit_body(fields: dict[str, str], files: list[tuple[str, bytes]]) -> dict[s
 
 
 async def edits(call: FamilyCall, request: Request) -> Response:
-    form = await read_form(request, call.state)
-    body = _edit_body(form.fields, form.files)
-    model, n, response_format = _check(body, call.state.config.moderation_words)
-    if _is_async(request):
-        return await _submit(call, request, body, model, n, response_format, "edits")
-    fault = await call.decide()
-    return await _answer(call, body, model, n, response_format, fault)
+    form = await bodies.read_form(request, call.state)
+    return await _generate(call, request, _edit_body(form.fields, form.files), "edits")
 
 
 async def get_task(call: FamilyCall, request: Request) -> Response:
-    task_id: str = request.path_params["task_id"]
-    fault = await call.decide()
-    await call.api_overhead()
-    status, job = job_or_404(call, task_id, FAMILY)
-    task: dict[str, Any] = {
-        "task_id": job.job_id,
-        "action": "IMAGE",
-        "status": STATUS_TEXT[status],
-        "progress": percent(call.fam.jobs.progress(job)),
-        "fail_reason": "",
-        **task_times(call, job, status),
-        "data": None,
-    }
-    if status == "failed" and job.fail_code is not None:
-        task["fail_reason"] = failure_message(job.fail_code)
+    status, job, fault = await call.poll(request.path_params["task_id"])
+    task = relay_task(job, status, call.fam.jobs.progress(job), STATUS_TEXT, "IMAGE")
     if status == "succeeded":
-        renders = [o for o in job.outputs if isinstance(o, RenderSpec)]
         fmt = str(job.meta.get("response_format", "url"))
         urls = call.job_urls(job, fault) if fmt == "url" else None
         task["data"] = {
             "created": int(job.created_wall + job.total_s),
-            "data": await _items(call, renders, fmt, urls),
+            "data": await _items(call, job.outputs, fmt, urls),
         }
-    return json_response({"code": "success", "message": "", "data": task})
+    return relay_ok(task)
 
 
-def _generation_action(request: Request) -> str:
-    return "images.generations.async" if _is_async(request) else "images.generations"
+def _action(kind: str) -> Callable[[Request], str]:
+    """``images.<kind>``, or ``images.<kind>.async`` for a call with ``?async=true``."""
+    return lambda request: f"images.{kind}.async" if _is_async(request) else f"images.{kind}"
 
 
-def _edit_action(request: Request) -> str:
-    return "images.edits.async" if _is_async(request) else "images.edits"
-
-
-def routes(box: FamilyBox) -> list[FamilyRoute]:
-    return [
-        FamilyRoute(
-            "/v1/images/generations",
-            ("POST",),
-            endpoint(box, _generation_action, generations, openai_error),
-        ),
-        FamilyRoute(
-            "/v1/images/edits", ("POST",), endpoint(box, _edit_action, edits, openai_error)
-        ),
-        FamilyRoute(
-            "/v1/images/tasks/{task_id}",
-            ("GET",),
-            endpoint(box, "images.tasks.get", get_task, openai_error),
-        ),
-    ]
+FAMILY = SimFamily(
+    name="openai_images",
+    actions={
+        "images.generations": SYNC,
+        "images.edits": SYNC,
+        "images.generations.async": SUBMIT_LIKE,
+        "images.edits.async": SUBMIT_LIKE,
+        "images.tasks.get": POLL_LIKE,
+    },
+    routes=(
+        Route("POST", "/v1/images/generations", _action("generations"), generations),
+        Route("POST", "/v1/images/edits", _action("edits"), edits),
+        Route("GET", "/v1/images/tasks/{task_id}", "images.tasks.get", get_task),
+    ),
+    error=openai_error,
+)

@@ -18,27 +18,14 @@ from starlette.responses import Response
 
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
-from prefect_haoee.simulator.families.common import (
-    MODERATION_CODES,
-    NOT_FOUND,
-    FamilyBox,
-    FamilyCall,
-    FamilyRoute,
-    Job,
-    JobStatus,
-    body_hash,
-    body_texts,
-    check_words,
-    endpoint,
-    failure_message,
-    job_or_404,
-    read_json,
-    require_choice,
-    require_str,
-)
+from prefect_haoee.simulator.families import bodies
+from prefect_haoee.simulator.families.answers import MODERATION_CODES, NOT_FOUND, failure_message
+from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
+from prefect_haoee.simulator.families.jobs import Job, JobStatus
 from prefect_haoee.simulator.media import MediaSpec
 
-FAMILY = "kling"
 VARIANTS = ("text2video", "image2video")
 STATUS_TEXT = {
     "queued": "submitted",
@@ -46,14 +33,7 @@ STATUS_TEXT = {
     "succeeded": "succeed",
     "failed": "failed",
 }
-KLING_CODES = {
-    50429: 1302,
-    50430: 1303,
-    50500: 5000,
-    50501: 5000,
-    50400: 1000,
-    NOT_FOUND: 1203,
-}
+KLING_CODES = {50429: 1302, 50430: 1303, 50500: 5000, 50501: 5000, 50400: 1000, NOT_FOUND: 1203}
 
 
 def kling_error(err: SimError, request_id: str) -> dict[str, Any]:
@@ -92,45 +72,37 @@ def _variant(request: Request) -> str:
 
 async def create(call: FamilyCall, request: Request) -> Response:
     variant = _variant(request)
-    body = await read_json(request, call.state)
-    model = require_str(body, "model_name", optional=True) or require_str(body, "model")
-    assert model is not None
+    body = await bodies.read_json(request, call.state)
+    model = bodies.require_str(body, "model_name", optional=True)
+    model = model or bodies.required_str(body, "model")
     if variant == "text2video":
-        require_str(body, "prompt")
-        require_choice(body, "aspect_ratio", ("16:9", "9:16", "1:1"), "16:9")
+        bodies.require_str(body, "prompt")
+        bodies.require_choice(body, "aspect_ratio", ("16:9", "9:16", "1:1"), "16:9")
     else:
-        require_str(body, "image")
-        require_str(body, "prompt", optional=True)
-    require_choice(body, "mode", ("std", "pro"), "std")
+        bodies.require_str(body, "image")
+        bodies.require_str(body, "prompt", optional=True)
+    bodies.require_choice(body, "mode", ("std", "pro"), "std")
     duration = str(body.get("duration", "5"))
     if duration not in ("5", "10"):
         raise SimError(50200, f"duration must be 5 or 10, got {duration!r}")
     scale = body.get("cfg_scale")
     if scale is not None and (not isinstance(scale, (int, float)) or not 0 <= scale <= 1):
         raise SimError(50200, "cfg_scale must be a number in 0..1")
-    check_words(body_texts(body), call.state.config.moderation_words)
-    fault = await call.decide()
-    hash_ = body_hash(body)
-    job = call.fam.new_job(
-        job_id=call.fam.new_digits(18),
-        family=FAMILY,
-        model=model,
-        request_hash=hash_,
-        outputs=[MediaSpec(hash_, "mp4", float(duration))],
-        fault=fault,
+    bodies.moderate(body, call.state)
+    job = await call.submit_job(
+        body,
+        model,
+        call.fam.new_digits,
+        lambda hash_: [MediaSpec(hash_, "mp4", float(duration))],
         variant=variant,
         meta={"duration": duration},
     )
-    call.bill(body, model, task_id=job.job_id)
-    await call.api_overhead()
     return _ok(call, _task(call, job, "queued"))
 
 
 async def query(call: FamilyCall, request: Request) -> Response:
     variant = _variant(request)
-    fault = await call.decide()
-    await call.api_overhead()
-    status, job = job_or_404(call, request.path_params["task_id"], FAMILY, variant)
+    status, job, fault = await call.poll(request.path_params["task_id"], variant)
     task = _task(call, job, status)
     if status == "succeeded":
         urls = call.job_urls(job, fault)
@@ -148,16 +120,16 @@ def _create_action(request: Request) -> str:
     return f"kling.{variant}" if variant in VARIANTS else "kling.text2video"
 
 
-def routes(box: FamilyBox) -> list[FamilyRoute]:
-    return [
-        FamilyRoute(
-            "/kling/v1/videos/{variant}",
-            ("POST",),
-            endpoint(box, _create_action, create, kling_error),
-        ),
-        FamilyRoute(
-            "/kling/v1/videos/{variant}/{task_id}",
-            ("GET",),
-            endpoint(box, "kling.query", query, kling_error),
-        ),
-    ]
+FAMILY = SimFamily(
+    name="kling",
+    actions={
+        "kling.text2video": SUBMIT_LIKE,
+        "kling.image2video": SUBMIT_LIKE,
+        "kling.query": POLL_LIKE,
+    },
+    routes=(
+        Route("POST", "/kling/v1/videos/{variant}", _create_action, create),
+        Route("GET", "/kling/v1/videos/{variant}/{task_id}", "kling.query", query),
+    ),
+    error=kling_error,
+)

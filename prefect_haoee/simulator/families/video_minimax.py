@@ -20,27 +20,19 @@ from starlette.responses import Response
 
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
-from prefect_haoee.simulator.families.common import (
+from prefect_haoee.simulator.families import bodies
+from prefect_haoee.simulator.families.answers import (
     NOT_FOUND,
-    FamilyBox,
-    FamilyCall,
-    FamilyRoute,
-    body_hash,
-    body_texts,
-    check_words,
-    endpoint,
-    failure_message,
     gateway_error,
-    job_or_404,
-    percent,
-    read_json,
-    require_choice,
-    require_str,
-    task_times,
+    relay_ok,
+    relay_task,
 )
+from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
+from prefect_haoee.simulator.families.jobs import Job
 from prefect_haoee.simulator.media import MediaSpec, render_media
 
-FAMILY = "minimax"
 STATUS_TEXT = {
     "queued": "SUBMITTED",
     "running": "IN_PROGRESS",
@@ -50,109 +42,75 @@ STATUS_TEXT = {
 OK = {"status_code": 0, "status_msg": "success"}
 
 
+def _query_param(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise SimError(50201, f"query parameter {name} is required")
+    return value
+
+
+def _file(job: Job, file_id: str) -> dict[str, Any]:
+    spec = job.outputs[0]
+    assert isinstance(spec, MediaSpec)
+    return {
+        "file_id": file_id,
+        "bytes": len(render_media(spec)),
+        "created_at": int(job.created_wall + job.total_s),
+        "filename": "output.mp4",
+        "purpose": "video_generation",
+    }
+
+
 async def create(call: FamilyCall, request: Request) -> Response:
-    body = await read_json(request, call.state)
-    model = require_str(body, "model")
-    assert model is not None
-    require_str(body, "prompt", optional=True)
-    image = require_str(body, "first_frame_image", optional=True)
+    body = await bodies.read_json(request, call.state)
+    model = bodies.required_str(body, "model")
+    bodies.require_str(body, "prompt", optional=True)
+    image = bodies.require_str(body, "first_frame_image", optional=True)
     if image is None and "fast" in model.lower():
         raise SimError(50201, f"{model} is image-to-video only: first_frame_image is required")
     if image is None and body.get("prompt") is None:
         raise SimError(50201, "prompt or first_frame_image is required")
-    duration = require_choice(body, "duration", (6, 10), 6)
-    require_choice(body, "resolution", ("768P", "1080P"), "768P")
-    check_words(body_texts(body), call.state.config.moderation_words)
-    fault = await call.decide()
-    hash_ = body_hash(body)
-    job = call.fam.new_job(
-        job_id=call.fam.new_digits(18),
-        family=FAMILY,
-        model=model,
-        request_hash=hash_,
-        outputs=[MediaSpec(hash_, "mp4", float(duration))],
-        fault=fault,
+    duration = bodies.require_choice(body, "duration", (6, 10), 6)
+    bodies.require_choice(body, "resolution", ("768P", "1080P"), "768P")
+    bodies.moderate(body, call.state)
+    job = await call.submit_job(
+        body,
+        model,
+        call.fam.new_digits,
+        lambda hash_: [MediaSpec(hash_, "mp4", float(duration))],
+        file_id=True,
     )
-    job.file_ids.append(call.fam.new_digits(18))
-    call.bill(body, model, task_id=job.job_id)
-    await call.api_overhead()
     return json_response({"task_id": job.job_id, "base_resp": OK})
 
 
 async def query(call: FamilyCall, request: Request) -> Response:
-    task_id = request.query_params.get("task_id")
-    if not task_id:
-        raise SimError(50201, "query parameter task_id is required")
-    await call.decide()
-    await call.api_overhead()
-    status, job = job_or_404(call, task_id, FAMILY)
-    task: dict[str, Any] = {
-        "task_id": job.job_id,
-        "action": "MINIMAX_VIDEO_GENERATION",
-        "status": STATUS_TEXT[status],
-        "fail_reason": failure_message(job.fail_code)
-        if status == "failed" and job.fail_code
-        else "",
-        **task_times(call, job, status),
-        "progress": percent(call.fam.jobs.progress(job)),
-        "data": None,
-    }
+    task_id = _query_param(request, "task_id")
+    status, job, _ = await call.poll(task_id)
+    progress = call.fam.jobs.progress(job)
+    task = relay_task(job, status, progress, STATUS_TEXT, "MINIMAX_VIDEO_GENERATION")
     if status == "succeeded":
-        spec = job.outputs[0]
-        assert isinstance(spec, MediaSpec)
-        task["data"] = {
-            "file": {
-                "bytes": len(render_media(spec)),
-                "file_id": job.file_ids[0],
-                "purpose": "video_generation",
-                "filename": "output.mp4",
-                "created_at": task["finish_time"],
-            }
-        }
-    return json_response({"code": "success", "message": "", "data": task})
+        task["data"] = {"file": _file(job, job.file_ids[0])}
+    return relay_ok(task)
 
 
 async def retrieve(call: FamilyCall, request: Request) -> Response:
-    file_id = request.query_params.get("file_id")
-    if not file_id:
-        raise SimError(50201, "query parameter file_id is required")
+    file_id = _query_param(request, "file_id")
     fault = await call.decide()
-    await call.api_overhead()
+    await call.state.api_overhead()
     job = call.fam.jobs.by_file_id(file_id)
     if job is None or call.fam.jobs.status_of(job) != "succeeded":
         raise SimError(NOT_FOUND, f"file {file_id!r} not found")
-    spec = job.outputs[0]
-    assert isinstance(spec, MediaSpec)
-    return json_response(
-        {
-            "file": {
-                "file_id": file_id,
-                "bytes": len(render_media(spec)),
-                "created_at": int(job.created_wall + job.total_s),
-                "filename": "output.mp4",
-                "purpose": "video_generation",
-                "download_url": call.job_urls(job, fault)[0],
-            },
-            "base_resp": OK,
-        }
-    )
+    found = {**_file(job, file_id), "download_url": call.job_urls(job, fault)[0]}
+    return json_response({"file": found, "base_resp": OK})
 
 
-def routes(box: FamilyBox) -> list[FamilyRoute]:
-    return [
-        FamilyRoute(
-            "/minimax/v1/video_generation",
-            ("POST",),
-            endpoint(box, "minimax.create", create, gateway_error),
-        ),
-        FamilyRoute(
-            "/minimax/v1/query/video_generation",
-            ("GET",),
-            endpoint(box, "minimax.query", query, gateway_error),
-        ),
-        FamilyRoute(
-            "/minimax/v1/files/retrieve",
-            ("GET",),
-            endpoint(box, "minimax.file", retrieve, gateway_error),
-        ),
-    ]
+FAMILY = SimFamily(
+    name="minimax",
+    actions={"minimax.create": SUBMIT_LIKE, "minimax.query": POLL_LIKE, "minimax.file": POLL_LIKE},
+    routes=(
+        Route("POST", "/minimax/v1/video_generation", "minimax.create", create),
+        Route("GET", "/minimax/v1/query/video_generation", "minimax.query", query),
+        Route("GET", "/minimax/v1/files/retrieve", "minimax.file", retrieve),
+    ),
+    error=gateway_error,
+)

@@ -18,29 +18,19 @@ from starlette.responses import Response
 
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
-from prefect_haoee.simulator.families.common import (
+from prefect_haoee.simulator.families import bodies
+from prefect_haoee.simulator.families.answers import (
     MODERATION_CODES,
     NOT_FOUND,
-    FamilyBox,
-    FamilyCall,
-    FamilyRoute,
-    Job,
-    JobStatus,
-    body_hash,
-    body_texts,
-    check_words,
-    endpoint,
     failure_message,
-    job_or_404,
     openai_error,
-    read_form,
-    read_json,
-    require_choice,
-    require_str,
 )
+from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
+from prefect_haoee.simulator.families.jobs import Job, JobStatus
 from prefect_haoee.simulator.media import MediaSpec, render_media
 
-FAMILY = "sora"
 SECONDS = ("4", "8", "12")
 SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 STATUS_TEXT = {
@@ -75,43 +65,34 @@ def _video(call: FamilyCall, job: Job, status: JobStatus) -> dict[str, Any]:
 
 async def create(call: FamilyCall, request: Request) -> Response:
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
-        form = await read_form(request, call.state)
+        form = await bodies.read_form(request, call.state)
         body: dict[str, Any] = dict(form.fields)
     else:
-        body = await read_json(request, call.state)
-    model = require_str(body, "model", optional=True) or "sora-2"
-    require_str(body, "prompt")
+        body = await bodies.read_json(request, call.state)
+    model = bodies.require_str(body, "model", optional=True) or "sora-2"
+    bodies.require_str(body, "prompt")
     seconds = str(body.get("seconds", "4"))
     if seconds not in SECONDS:
         raise SimError(50200, f"seconds must be one of {list(SECONDS)}, got {seconds!r}")
-    size = require_choice(body, "size", SIZES, "720x1280")
-    check_words(body_texts(body, ("input_reference",)), call.state.config.moderation_words)
-    fault = await call.decide()
-    hash_ = body_hash(body)
-    job = call.fam.new_job(
-        job_id="video_" + call.fam.new_hex(32),
-        family=FAMILY,
-        model=model,
-        request_hash=hash_,
-        outputs=[MediaSpec(hash_, "mp4", float(seconds))],
-        fault=fault,
+    size = bodies.require_choice(body, "size", SIZES, "720x1280")
+    bodies.moderate(body, call.state, ("input_reference",))
+    job = await call.submit_job(
+        body,
+        model,
+        lambda: "video_" + call.fam.new_hex(32),
+        lambda hash_: [MediaSpec(hash_, "mp4", float(seconds))],
         meta={"seconds": seconds, "size": size},
     )
-    call.bill(body, model, task_id=job.job_id)
-    await call.api_overhead()
     return json_response(_video(call, job, "queued"))
 
 
 async def get_video(call: FamilyCall, request: Request) -> Response:
-    await call.decide()
-    await call.api_overhead()
-    status, job = job_or_404(call, request.path_params["video_id"], FAMILY)
+    status, job, _ = await call.poll(request.path_params["video_id"])
     return json_response(_video(call, job, status))
 
 
 async def content(call: FamilyCall, request: Request) -> Response:
-    fault = await call.decide()
-    status, job = job_or_404(call, request.path_params["video_id"], FAMILY)
+    status, job, fault = await call.poll(request.path_params["video_id"], overhead=False)
     if status != "succeeded":
         raise SimError(NOT_FOUND, f"video {job.job_id} is {STATUS_TEXT[status]}, not completed")
     done = job.created + job.total_s
@@ -127,15 +108,13 @@ async def content(call: FamilyCall, request: Request) -> Response:
     return Response(render_media(spec), media_type=spec.media_type)
 
 
-def routes(box: FamilyBox) -> list[FamilyRoute]:
-    return [
-        FamilyRoute("/v1/videos", ("POST",), endpoint(box, "sora.create", create, openai_error)),
-        FamilyRoute(
-            "/v1/videos/{video_id}", ("GET",), endpoint(box, "sora.get", get_video, openai_error)
-        ),
-        FamilyRoute(
-            "/v1/videos/{video_id}/content",
-            ("GET",),
-            endpoint(box, "sora.content", content, openai_error),
-        ),
-    ]
+FAMILY = SimFamily(
+    name="sora",
+    actions={"sora.create": SUBMIT_LIKE, "sora.get": POLL_LIKE, "sora.content": POLL_LIKE},
+    routes=(
+        Route("POST", "/v1/videos", "sora.create", create),
+        Route("GET", "/v1/videos/{video_id}", "sora.get", get_video),
+        Route("GET", "/v1/videos/{video_id}/content", "sora.content", content),
+    ),
+    error=openai_error,
+)
