@@ -139,35 +139,17 @@ class FaultDraws:
 
 
 class FaultPlan:
+    """The visual actions' draws, the result-link draws and the count of injected faults."""
+
     def __init__(self, config: SimulatorConfig) -> None:
-        seed = config.seed
+        self._draws = FaultDraws(config, config.fault_script, "task_codes")
+        self._files = random.Random(f"{config.seed}/faults/files")
         self._rates = dict(config.fault_rates)
-        self._streams = {a: random.Random(f"{seed}/faults/{a}") for a in ACTIONS}
-        self._files = random.Random(f"{seed}/faults/files")
-        self._task_codes = random.Random(f"{seed}/faults/task_codes")
-        self._fail_codes = config.task_fail_codes or (50501,)
         self.injected: Counter[str] = Counter()
-        self._script = dict(config.fault_script)
-        self._calls: Counter[str] = Counter()
 
     def draw(self, action: str) -> Fault | None:
         """One seeded draw for one eligible request of ``action``."""
-        r = self._streams[action].random()
-        self._calls[action] += 1
-        scripted = self._script.get(f"{action}:{self._calls[action]}")
-        if scripted is not None:
-            return _fault_for(scripted, action)
-        acc = 0.0
-        for name in FAULT_NAMES:
-            if name not in REQUEST_FAULTS or action not in APPLIES[name]:
-                continue
-            acc += self._rates.get(name, 0.0)
-            if r < acc:
-                fault = _fault_for(name, action)
-                if fault is not None and fault.kind == "task_fail":
-                    fault = Fault("task_fail", self._task_codes.choice(self._fail_codes))
-                return fault
-        return None
+        return self._draws.draw(action, action)
 
     def url_expired(self) -> bool:
         """Whether a newly minted result URL answers ``expired`` at once."""

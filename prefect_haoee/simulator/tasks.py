@@ -16,9 +16,9 @@ from typing import Literal
 
 from prefect_haoee.simulator.clock import SimClock
 from prefect_haoee.simulator.images import RenderSpec
+from prefect_haoee.simulator.lifecycle import AgingStore, Phase
 
 TaskStatus = Literal["in_queue", "generating", "done", "not_found", "expired"]
-Phase = Literal["queued", "running", "finished", "not_found", "expired"]
 _STATUS: dict[Phase, TaskStatus] = {
     "queued": "in_queue",
     "running": "generating",
@@ -26,18 +26,6 @@ _STATUS: dict[Phase, TaskStatus] = {
     "not_found": "not_found",
     "expired": "expired",
 }
-
-
-def phase_of(age: float, *, ttl: float, queue_s: float, total_s: float) -> Phase:
-    """Where a job of this age is: queued, running, finished; expired past ``ttl``, then
-    forgotten (``not_found``) past twice that."""
-    if age > 2 * ttl:
-        return "not_found"
-    if age > ttl:
-        return "expired"
-    if age < queue_s:
-        return "queued"
-    return "running" if age < total_s else "finished"
 
 
 @dataclass
@@ -56,18 +44,15 @@ class Task:
     """Result URLs minted so far, by base URL (the same link on every poll)."""
 
 
-class TaskStore:
+class TaskStore(AgingStore[Task]):
     def __init__(self, clock: SimClock, *, task_ttl_s: float, seed: int) -> None:
-        self._clock = clock
-        self._ttl = task_ttl_s
+        super().__init__(clock, task_ttl_s)
         self._ids = random.Random(f"{seed}/task_ids")
-        self._tasks: dict[str, Task] = {}
-        self._submits = 0
 
     def _new_id(self) -> str:
         while True:
             task_id = str(self._ids.randrange(10**18, 10**19))  # 19 digits, like upstream
-            if task_id not in self._tasks:
+            if task_id not in self:
                 return task_id
 
     def create(
@@ -81,9 +66,6 @@ class TaskStore:
         fail_code: int | None,
         url_expired: bool = False,
     ) -> Task:
-        self._submits += 1
-        if self._submits % 1000 == 0:
-            self._forget_old()
         task = Task(
             task_id=self._new_id(),
             req_key=req_key,
@@ -95,48 +77,23 @@ class TaskStore:
             fail_code=fail_code,
             url_expired=url_expired,
         )
-        self._tasks[task.task_id] = task
-        return task
+        return self._put(task.task_id, task)
 
     def status_of(self, task: Task) -> TaskStatus:
-        age = self._clock.monotonic() - task.created
-        if age > 2 * self._ttl:
-            return "not_found"
-        if age > self._ttl:
-            return "expired"
-        if age < task.queue_s:
-            return "in_queue"
-        if age < task.total_s:
-            return "generating"
-        return "done"
+        return _STATUS[self.phase(task)]
 
     def lookup(self, req_key: str, task_id: str) -> tuple[TaskStatus, Task | None]:
         """The task (only under the ``req_key`` it was submitted with) and its status."""
-        task = self._tasks.get(task_id)
-        if task is None or task.req_key != req_key:
-            return "not_found", None
-        status = self.status_of(task)
-        if status == "not_found":
-            del self._tasks[task_id]
-            return "not_found", None
-        return status, task
-
-    def _forget_old(self) -> None:
-        for task_id in [
-            t.task_id for t in self._tasks.values() if self.status_of(t) == "not_found"
-        ]:
-            del self._tasks[task_id]
+        phase, task = self._find(task_id, lambda t: t.req_key == req_key)
+        return _STATUS[phase], task
 
     def counts(self) -> dict[str, int]:
         """Tasks by status (``failed`` counts the ``done`` ones that ended with an error)."""
         counts: Counter[str] = Counter()
-        for task in self._tasks.values():
+        for task in self:
             status = self.status_of(task)
             counts[status] += 1
             if status == "done" and task.fail_code is not None:
                 counts["failed"] += 1
         keys = ("in_queue", "generating", "done", "failed", "expired")
         return {s: counts.get(s, 0) for s in keys}
-
-    def __len__(self) -> int:
-        return len(self._tasks)

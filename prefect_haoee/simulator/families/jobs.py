@@ -1,7 +1,7 @@
 """The families' jobs: what each accepted submit will produce, and when.
 
 No background work, as for the visual tasks: a job's status is worked out from the
-simulator clock when asked (see :func:`prefect_haoee.simulator.tasks.phase_of`).
+simulator clock when asked (see :mod:`prefect_haoee.simulator.lifecycle`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from prefect_haoee.simulator.images import RenderSpec
+from prefect_haoee.simulator.lifecycle import AgingStore, Phase
 from prefect_haoee.simulator.media import MediaSpec
 from prefect_haoee.simulator.state import SimState
-from prefect_haoee.simulator.tasks import phase_of
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "expired", "not_found"]
 Output = MediaSpec | RenderSpec
@@ -39,26 +39,20 @@ class Job:
     file_ids: list[str] = field(default_factory=list)
 
 
-class JobStore:
+class JobStore(AgingStore[Job]):
     """Jobs of every family; status worked out from the simulator clock when asked."""
 
     def __init__(self, state: SimState) -> None:
-        self._clock = state.clock
-        self._ttl = state.config.task_ttl_s
-        self._jobs: dict[str, Job] = {}
-        self._adds = 0
+        super().__init__(state.clock, state.config.task_ttl_s)
 
     def add(self, job: Job) -> Job:
-        self._adds += 1
-        if self._adds % 1000 == 0:  # forget jobs past twice their TTL: bounded memory
-            for job_id in [k for k, j in self._jobs.items() if self.status_of(j) == "not_found"]:
-                del self._jobs[job_id]
-        self._jobs[job.job_id] = job
-        return job
+        return self._put(job.job_id, job)
 
     def status_of(self, job: Job) -> JobStatus:
-        age = self._clock.monotonic() - job.created
-        phase = phase_of(age, ttl=self._ttl, queue_s=job.queue_s, total_s=job.total_s)
+        return self._status(job, self.phase(job))
+
+    @staticmethod
+    def _status(job: Job, phase: Phase) -> JobStatus:
         if phase == "finished":
             return "failed" if job.fail_code is not None else "succeeded"
         return phase
@@ -70,20 +64,14 @@ class JobStore:
     def lookup(
         self, job_id: str, family: str, variant: str | None = None
     ) -> tuple[JobStatus, Job | None]:
-        job = self._jobs.get(job_id)
-        if job is None or job.family != family or (variant is not None and job.variant != variant):
-            return "not_found", None
-        status = self.status_of(job)
-        if status == "not_found":
-            del self._jobs[job_id]
-            return "not_found", None
-        return status, job
+        phase, job = self._find(
+            job_id, lambda j: j.family == family and (variant is None or j.variant == variant)
+        )
+        return ("not_found", None) if job is None else (self._status(job, phase), job)
 
     def by_file_id(self, file_id: str) -> Job | None:
-        return next((j for j in self._jobs.values() if file_id in j.file_ids), None)
+        return next((j for j in self if file_id in j.file_ids), None)
 
     def counts(self) -> dict[str, int]:
-        counts: Counter[str] = Counter(
-            f"{j.family}:{self.status_of(j)}" for j in self._jobs.values()
-        )
+        counts: Counter[str] = Counter(f"{j.family}:{self.status_of(j)}" for j in self)
         return dict(sorted(counts.items()))
