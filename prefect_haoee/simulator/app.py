@@ -19,26 +19,21 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from prefect_haoee.client.catalog import CATALOG, ModelSpec
-from prefect_haoee.simulator.actions import HANDLERS, Call, DropRequested, apply_forced_first
+from prefect_haoee.simulator.actions import HANDLERS, Call
 from prefect_haoee.simulator.checks import parse_json_object
 from prefect_haoee.simulator.clock import SimClock
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.config import SimulatorConfig
-from prefect_haoee.simulator.envelope import (
-    DropResponse,
-    error_response,
-    json_response,
-    new_request_id,
-)
+from prefect_haoee.simulator.envelope import error_response, json_response, new_request_id
 from prefect_haoee.simulator.families import register_families
-from prefect_haoee.simulator.faults import install_drop_log_filter, parse_forced
+from prefect_haoee.simulator.faults import install_drop_log_filter
+from prefect_haoee.simulator.guard import guarded
 from prefect_haoee.simulator.http import api_key_of, base_url_of, read_limited
 from prefect_haoee.simulator.state import SimState
 
 logger = logging.getLogger("prefect_haoee.simulator")
 
 VERSION = "2022-08-31"
-FAULT_HEADER = "x-sim-fault"
 _AK_RE = re.compile(r"Credential=([^/,\s]+)")
 
 
@@ -68,12 +63,10 @@ def create_app(
 
     async def handle(request: Request, *, upstream: bool) -> Response:
         state = holder["state"]
-        started = time.perf_counter()
-        request_id = new_request_id()
         action = request.query_params.get("Action", "")
-        call = Call(state, action, base_url_of(request), request_id, started)
-        key: str | None = None
-        try:
+        call = Call(state, action, base_url_of(request), new_request_id(), time.perf_counter())
+
+        def admit() -> str:
             key = _sdk_key(request) if upstream else api_key_of(request, state.config.api_keys)
             if not action:
                 raise SimError(50201, "query parameter Action is required")
@@ -82,35 +75,16 @@ def create_app(
             version = request.query_params.get("Version")
             if version is not None and version != VERSION:
                 raise SimError(50402, f"Action {action} has no Version {version!r}")
-            state.limiter.enter(key)
-        except SimError as err:
-            state.ledger.record_call(action or "-", err.code)
-            return error_response(
-                err, request_id=request_id, elapsed_s=time.perf_counter() - started
-            )
-        try:
-            forced_header = request.headers.get(FAULT_HEADER)
-            if forced_header:
-                call.forced = parse_forced(forced_header, action)
-                await apply_forced_first(call)
+            return key
+
+        async def work() -> Response:
             body = parse_json_object(await read_limited(request, max_body))
-            response = await HANDLERS[action](call, body)
-        except SimError as err:
-            state.ledger.record_call(action, err.code)
-            return error_response(err, request_id=request_id, elapsed_s=call.elapsed())
-        except DropRequested:
-            state.ledger.record_call(action, "drop")
-            return DropResponse()
-        except Exception:
-            # A simulator bug must still look like the gateway: a 50500 envelope.
-            logger.exception("simulator error on %s", action)
-            state.ledger.record_call(action, 50500)
-            failure = SimError(50500, "simulator error")
-            return error_response(failure, request_id=request_id, elapsed_s=call.elapsed())
-        finally:
-            state.limiter.leave(key)
-        state.ledger.record_call(action, call.code)
-        return response
+            return await HANDLERS[action](call, body)
+
+        def render(err: SimError) -> Response:
+            return error_response(err, request_id=call.request_id, elapsed_s=call.elapsed())
+
+        return await guarded(call, request, analog=action, admit=admit, work=work, render=render)
 
     # Plain Starlette routes (no FastAPI dependency solving) on the hot paths.
     async def volcv(request: Request) -> Response:

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prefect_haoee.simulator.actions import Call as VisualCall
-from prefect_haoee.simulator.actions import apply_fault
+from prefect_haoee.simulator.actions import Call, apply_fault
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.families.answers import NOT_FOUND
 from prefect_haoee.simulator.families.jobs import Job, JobStatus, Output
@@ -23,7 +22,6 @@ from prefect_haoee.simulator.families.state import FamilyState
 from prefect_haoee.simulator.faults import Fault
 from prefect_haoee.simulator.images import RenderSpec
 from prefect_haoee.simulator.ledger import LedgerEntry, base64_identity, body_seed
-from prefect_haoee.simulator.state import SimState
 
 FAMILY_IMAGE_FIELDS = frozenset(
     {"image", "mask", "input_reference", "first_frame_image", "image_tail"}
@@ -54,29 +52,21 @@ def body_hash(body: Mapping[str, Any], delivery: Iterable[str] = ()) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass
-class FamilyCall:
-    state: SimState
+@dataclass(kw_only=True)
+class FamilyCall(Call):
+    """A visual :class:`Call` that also knows its family's run state and name."""
+
     fam: FamilyState
     family: str
-    action: str
-    base_url: str
-    request_id: str
-    started: float
-    forced: Fault | None = None
-    code: int = 10000
 
     @property
     def analog(self) -> str:
         return self.fam.actions[self.action]
 
-    def visual(self) -> VisualCall:
-        return VisualCall(self.state, self.analog, self.base_url, self.request_id, self.started)
-
     async def decide(self) -> Fault | None:
         """One seeded draw; act on a fault that ends the call, return a deferred one."""
         drawn = self.fam.faults.draw(self.action, self.analog)
-        return await apply_fault(self.visual(), self.forced if self.forced else drawn)
+        return await apply_fault(self, self.forced if self.forced else drawn)
 
     def bill(
         self,
