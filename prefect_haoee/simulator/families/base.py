@@ -10,8 +10,8 @@ family's own error shape.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response, new_request_id
 from prefect_haoee.simulator.families.answers import NOT_FOUND
 from prefect_haoee.simulator.families.call import FamilyCall
+from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE, SYNC
 from prefect_haoee.simulator.families.state import FamilyBox
 from prefect_haoee.simulator.guard import guarded
 from prefect_haoee.simulator.http import api_key_of, base_url_of
@@ -40,18 +41,38 @@ class Route:
     handler: Handler
 
 
-@dataclass(frozen=True)
+@dataclass
 class SimFamily:
-    """A simulated family: its name (the jobs' family), its actions, routes, error shape.
+    """A simulated family: its name (the jobs' family), error shape, actions and routes.
 
-    ``actions`` maps each family action to the visual action it behaves like (``SYNC``,
-    ``SUBMIT_LIKE`` or ``POLL_LIKE`` of ``families.faults``): which faults apply to it.
+    Its actions by the visual action they behave like (which faults apply to them): sync
+    generations (``CVProcess``), submits (``CVSync2AsyncSubmitTask``) and polls or file
+    lookups (``CVSync2AsyncGetResult``). Handlers join with the :meth:`route` decorator.
     """
 
     name: str
-    actions: Mapping[str, str]
-    routes: tuple[Route, ...]
     error: ErrorBody
+    syncs: tuple[str, ...] = ()
+    submits: tuple[str, ...] = ()
+    polls: tuple[str, ...] = ()
+    routes: list[Route] = field(default_factory=list)
+
+    @property
+    def actions(self) -> dict[str, str]:
+        """Each family action -> the visual action it behaves like."""
+        kinds = ((self.syncs, SYNC), (self.submits, SUBMIT_LIKE), (self.polls, POLL_LIKE))
+        return {action: analog for names, analog in kinds for action in names}
+
+    def route(
+        self, method: str, path: str, action: str | Callable[[Request], str]
+    ) -> Callable[[Handler], Handler]:
+        """Serve the decorated handler on ``method path`` as ``action``."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(method, path, action, handler))
+            return handler
+
+        return register
 
 
 def error_response(err: SimError, request_id: str, render: ErrorBody) -> Response:

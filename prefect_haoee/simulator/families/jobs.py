@@ -7,6 +7,7 @@ simulator clock when asked (see :mod:`prefect_haoee.simulator.lifecycle`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,11 @@ from prefect_haoee.simulator.state import SimState
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "expired", "not_found"]
 Output = MediaSpec | RenderSpec
+
+
+def one_video(seconds: float) -> Callable[[str], list[Output]]:
+    """A video job's outputs: one MP4 of ``seconds``, its content keyed by the body hash."""
+    return lambda hash_: [MediaSpec(hash_, "mp4", seconds)]
 
 
 @dataclass

@@ -22,9 +22,8 @@ from starlette.responses import Response
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.families import bodies
 from prefect_haoee.simulator.families.answers import gateway_error, relay_ok, relay_task
-from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.base import SimFamily
 from prefect_haoee.simulator.families.call import FamilyCall
-from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
 from prefect_haoee.simulator.families.jobs import Job, JobStatus
 from prefect_haoee.simulator.media import MediaSpec
 
@@ -37,6 +36,7 @@ STATUS_TEXT = {
     "failed": "FAILURE",
 }
 CONTINUATION = ("task_id", "continue_at", "continue_clip_id")
+FAMILY = SimFamily("suno", gateway_error, submits=("suno.submit",), polls=("suno.fetch",))
 
 
 def _check(body: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +65,7 @@ def _check(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@FAMILY.route("POST", "/suno/submit/music", "suno.submit")
 async def submit(call: FamilyCall, request: Request) -> Response:
     body = await bodies.read_json(request, call.state)
     meta = _check(body)
@@ -99,6 +100,7 @@ def _clip(job: Job, status: JobStatus, i: int, url: str) -> dict[str, Any]:
     }
 
 
+@FAMILY.route("GET", "/suno/fetch/{task_id}", "suno.fetch")
 async def fetch(call: FamilyCall, request: Request) -> Response:
     status, job, fault = await call.poll(request.path_params["task_id"])
     clips: list[dict[str, Any]] = []
@@ -107,14 +109,3 @@ async def fetch(call: FamilyCall, request: Request) -> Response:
         clips = [_clip(job, status, i, url) for i, url in enumerate(urls)]
     task = relay_task(job, status, call.fam.jobs.progress(job), STATUS_TEXT, "MUSIC")
     return relay_ok({**task, "notify_hook": "", "data": clips})
-
-
-FAMILY = SimFamily(
-    name="suno",
-    actions={"suno.submit": SUBMIT_LIKE, "suno.fetch": POLL_LIKE},
-    routes=(
-        Route("POST", "/suno/submit/music", "suno.submit", submit),
-        Route("GET", "/suno/fetch/{task_id}", "suno.fetch", fetch),
-    ),
-    error=gateway_error,
-)

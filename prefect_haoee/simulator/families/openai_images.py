@@ -25,9 +25,8 @@ from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
 from prefect_haoee.simulator.families import bodies
 from prefect_haoee.simulator.families.answers import openai_error, relay_ok, relay_task
-from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.base import SimFamily
 from prefect_haoee.simulator.families.call import FamilyCall
-from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE, SYNC
 from prefect_haoee.simulator.families.jobs import Output
 from prefect_haoee.simulator.faults import Fault
 from prefect_haoee.simulator.images import RenderSpec
@@ -43,6 +42,13 @@ STATUS_TEXT = {
     "succeeded": "SUCCESS",
     "failed": "FAILURE",
 }
+FAMILY = SimFamily(
+    "openai_images",
+    openai_error,
+    syncs=("images.generations", "images.edits"),
+    submits=("images.generations.async", "images.edits.async"),
+    polls=("images.tasks.get",),
+)
 
 
 def _dimensions(body: dict[str, Any]) -> tuple[int, int]:
@@ -159,6 +165,12 @@ async def _generate(
     return json_response({"task_id": job.job_id})
 
 
+def _action(kind: str) -> Callable[[Request], str]:
+    """``images.<kind>``, or ``images.<kind>.async`` for a call with ``?async=true``."""
+    return lambda request: f"images.{kind}.async" if _is_async(request) else f"images.{kind}"
+
+
+@FAMILY.route("POST", "/v1/images/generations", _action("generations"))
 async def generations(call: FamilyCall, request: Request) -> Response:
     body = await bodies.read_json(request, call.state)
     return await _generate(call, request, body, "generations")
@@ -181,11 +193,13 @@ def _edit_body(fields: dict[str, str], files: list[tuple[str, bytes]]) -> dict[s
     return body
 
 
+@FAMILY.route("POST", "/v1/images/edits", _action("edits"))
 async def edits(call: FamilyCall, request: Request) -> Response:
     form = await bodies.read_form(request, call.state)
     return await _generate(call, request, _edit_body(form.fields, form.files), "edits")
 
 
+@FAMILY.route("GET", "/v1/images/tasks/{task_id}", "images.tasks.get")
 async def get_task(call: FamilyCall, request: Request) -> Response:
     status, job, fault = await call.poll(request.path_params["task_id"])
     task = relay_task(job, status, call.fam.jobs.progress(job), STATUS_TEXT, "IMAGE")
@@ -197,26 +211,3 @@ async def get_task(call: FamilyCall, request: Request) -> Response:
             "data": await _items(call, job.outputs, fmt, urls),
         }
     return relay_ok(task)
-
-
-def _action(kind: str) -> Callable[[Request], str]:
-    """``images.<kind>``, or ``images.<kind>.async`` for a call with ``?async=true``."""
-    return lambda request: f"images.{kind}.async" if _is_async(request) else f"images.{kind}"
-
-
-FAMILY = SimFamily(
-    name="openai_images",
-    actions={
-        "images.generations": SYNC,
-        "images.edits": SYNC,
-        "images.generations.async": SUBMIT_LIKE,
-        "images.edits.async": SUBMIT_LIKE,
-        "images.tasks.get": POLL_LIKE,
-    },
-    routes=(
-        Route("POST", "/v1/images/generations", _action("generations"), generations),
-        Route("POST", "/v1/images/edits", _action("edits"), edits),
-        Route("GET", "/v1/images/tasks/{task_id}", "images.tasks.get", get_task),
-    ),
-    error=openai_error,
-)

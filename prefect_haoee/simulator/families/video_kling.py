@@ -20,11 +20,9 @@ from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.envelope import json_response
 from prefect_haoee.simulator.families import bodies
 from prefect_haoee.simulator.families.answers import MODERATION_CODES, NOT_FOUND, failure_message
-from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.base import SimFamily
 from prefect_haoee.simulator.families.call import FamilyCall
-from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
-from prefect_haoee.simulator.families.jobs import Job, JobStatus
-from prefect_haoee.simulator.media import MediaSpec
+from prefect_haoee.simulator.families.jobs import Job, JobStatus, one_video
 
 VARIANTS = ("text2video", "image2video")
 STATUS_TEXT = {
@@ -41,6 +39,14 @@ def kling_error(err: SimError, request_id: str) -> dict[str, Any]:
     if code is None:
         code = 1301 if err.code in MODERATION_CODES else 1201
     return {"code": code, "message": err.message, "request_id": request_id, "data": None}
+
+
+FAMILY = SimFamily(
+    "kling",
+    kling_error,
+    submits=("kling.text2video", "kling.image2video"),
+    polls=("kling.query",),
+)
 
 
 def _ok(call: FamilyCall, data: dict[str, Any]) -> Response:
@@ -70,6 +76,12 @@ def _variant(request: Request) -> str:
     return variant
 
 
+def _create_action(request: Request) -> str:
+    variant = request.path_params.get("variant")
+    return f"kling.{variant}" if variant in VARIANTS else "kling.text2video"
+
+
+@FAMILY.route("POST", "/kling/v1/videos/{variant}", _create_action)
 async def create(call: FamilyCall, request: Request) -> Response:
     variant = _variant(request)
     body = await bodies.read_json(request, call.state)
@@ -93,13 +105,14 @@ async def create(call: FamilyCall, request: Request) -> Response:
         body,
         model,
         call.fam.new_digits,
-        lambda hash_: [MediaSpec(hash_, "mp4", float(duration))],
+        one_video(float(duration)),
         variant=variant,
         meta={"duration": duration},
     )
     return _ok(call, _task(call, job, "queued"))
 
 
+@FAMILY.route("GET", "/kling/v1/videos/{variant}/{task_id}", "kling.query")
 async def query(call: FamilyCall, request: Request) -> Response:
     variant = _variant(request)
     status, job, fault = await call.poll(request.path_params["task_id"], variant)
@@ -113,23 +126,3 @@ async def query(call: FamilyCall, request: Request) -> Response:
             ]
         }
     return _ok(call, task)
-
-
-def _create_action(request: Request) -> str:
-    variant = request.path_params.get("variant")
-    return f"kling.{variant}" if variant in VARIANTS else "kling.text2video"
-
-
-FAMILY = SimFamily(
-    name="kling",
-    actions={
-        "kling.text2video": SUBMIT_LIKE,
-        "kling.image2video": SUBMIT_LIKE,
-        "kling.query": POLL_LIKE,
-    },
-    routes=(
-        Route("POST", "/kling/v1/videos/{variant}", _create_action, create),
-        Route("GET", "/kling/v1/videos/{variant}/{task_id}", "kling.query", query),
-    ),
-    error=kling_error,
-)

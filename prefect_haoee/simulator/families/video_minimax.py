@@ -27,10 +27,9 @@ from prefect_haoee.simulator.families.answers import (
     relay_ok,
     relay_task,
 )
-from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.base import SimFamily
 from prefect_haoee.simulator.families.call import FamilyCall
-from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
-from prefect_haoee.simulator.families.jobs import Job
+from prefect_haoee.simulator.families.jobs import Job, one_video
 from prefect_haoee.simulator.media import MediaSpec, render_media
 
 STATUS_TEXT = {
@@ -40,6 +39,9 @@ STATUS_TEXT = {
     "failed": "FAILURE",
 }
 OK = {"status_code": 0, "status_msg": "success"}
+FAMILY = SimFamily(
+    "minimax", gateway_error, submits=("minimax.create",), polls=("minimax.query", "minimax.file")
+)
 
 
 def _query_param(request: Request, name: str) -> str:
@@ -61,6 +63,7 @@ def _file(job: Job, file_id: str) -> dict[str, Any]:
     }
 
 
+@FAMILY.route("POST", "/minimax/v1/video_generation", "minimax.create")
 async def create(call: FamilyCall, request: Request) -> Response:
     body = await bodies.read_json(request, call.state)
     model = bodies.required_str(body, "model")
@@ -77,12 +80,13 @@ async def create(call: FamilyCall, request: Request) -> Response:
         body,
         model,
         call.fam.new_digits,
-        lambda hash_: [MediaSpec(hash_, "mp4", float(duration))],
+        one_video(float(duration)),
         file_id=True,
     )
     return json_response({"task_id": job.job_id, "base_resp": OK})
 
 
+@FAMILY.route("GET", "/minimax/v1/query/video_generation", "minimax.query")
 async def query(call: FamilyCall, request: Request) -> Response:
     task_id = _query_param(request, "task_id")
     status, job, _ = await call.poll(task_id)
@@ -93,6 +97,7 @@ async def query(call: FamilyCall, request: Request) -> Response:
     return relay_ok(task)
 
 
+@FAMILY.route("GET", "/minimax/v1/files/retrieve", "minimax.file")
 async def retrieve(call: FamilyCall, request: Request) -> Response:
     file_id = _query_param(request, "file_id")
     fault = await call.decide()
@@ -102,15 +107,3 @@ async def retrieve(call: FamilyCall, request: Request) -> Response:
         raise SimError(NOT_FOUND, f"file {file_id!r} not found")
     found = {**_file(job, file_id), "download_url": call.job_urls(job, fault)[0]}
     return json_response({"file": found, "base_resp": OK})
-
-
-FAMILY = SimFamily(
-    name="minimax",
-    actions={"minimax.create": SUBMIT_LIKE, "minimax.query": POLL_LIKE, "minimax.file": POLL_LIKE},
-    routes=(
-        Route("POST", "/minimax/v1/video_generation", "minimax.create", create),
-        Route("GET", "/minimax/v1/query/video_generation", "minimax.query", query),
-        Route("GET", "/minimax/v1/files/retrieve", "minimax.file", retrieve),
-    ),
-    error=gateway_error,
-)

@@ -25,10 +25,9 @@ from prefect_haoee.simulator.families.answers import (
     failure_message,
     openai_error,
 )
-from prefect_haoee.simulator.families.base import Route, SimFamily
+from prefect_haoee.simulator.families.base import SimFamily
 from prefect_haoee.simulator.families.call import FamilyCall
-from prefect_haoee.simulator.families.faults import POLL_LIKE, SUBMIT_LIKE
-from prefect_haoee.simulator.families.jobs import Job, JobStatus
+from prefect_haoee.simulator.families.jobs import Job, JobStatus, one_video
 from prefect_haoee.simulator.media import MediaSpec, render_media
 
 SECONDS = ("4", "8", "12")
@@ -39,6 +38,9 @@ STATUS_TEXT = {
     "succeeded": "completed",
     "failed": "failed",
 }
+FAMILY = SimFamily(
+    "sora", openai_error, submits=("sora.create",), polls=("sora.get", "sora.content")
+)
 
 
 def _video(call: FamilyCall, job: Job, status: JobStatus) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def _video(call: FamilyCall, job: Job, status: JobStatus) -> dict[str, Any]:
     return video
 
 
+@FAMILY.route("POST", "/v1/videos", "sora.create")
 async def create(call: FamilyCall, request: Request) -> Response:
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
         form = await bodies.read_form(request, call.state)
@@ -80,17 +83,19 @@ async def create(call: FamilyCall, request: Request) -> Response:
         body,
         model,
         lambda: "video_" + call.fam.new_hex(32),
-        lambda hash_: [MediaSpec(hash_, "mp4", float(seconds))],
+        one_video(float(seconds)),
         meta={"seconds": seconds, "size": size},
     )
     return json_response(_video(call, job, "queued"))
 
 
+@FAMILY.route("GET", "/v1/videos/{video_id}", "sora.get")
 async def get_video(call: FamilyCall, request: Request) -> Response:
     status, job, _ = await call.poll(request.path_params["video_id"])
     return json_response(_video(call, job, status))
 
 
+@FAMILY.route("GET", "/v1/videos/{video_id}/content", "sora.content")
 async def content(call: FamilyCall, request: Request) -> Response:
     status, job, fault = await call.poll(request.path_params["video_id"], overhead=False)
     if status != "succeeded":
@@ -106,15 +111,3 @@ async def content(call: FamilyCall, request: Request) -> Response:
     assert isinstance(spec, MediaSpec)
     call.fam.media.served += 1
     return Response(render_media(spec), media_type=spec.media_type)
-
-
-FAMILY = SimFamily(
-    name="sora",
-    actions={"sora.create": SUBMIT_LIKE, "sora.get": POLL_LIKE, "sora.content": POLL_LIKE},
-    routes=(
-        Route("POST", "/v1/videos", "sora.create", create),
-        Route("GET", "/v1/videos/{video_id}", "sora.get", get_video),
-        Route("GET", "/v1/videos/{video_id}/content", "sora.content", content),
-    ),
-    error=openai_error,
-)
