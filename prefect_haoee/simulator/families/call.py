@@ -118,20 +118,21 @@ class FamilyCall(Call):
         self,
         body: Mapping[str, Any],
         model: str,
-        new_id: Callable[[], str],
         outputs: Callable[[str], list[Output]],
         *,
+        new_id: Callable[[], str] | None = None,
         delivery: Iterable[str] = (),
         variant: str | None = None,
         meta: dict[str, Any] | None = None,
         file_id: bool = False,
     ) -> Job:
-        """Accept a checked submit: fault draw, the job (``outputs`` of the body hash, a
-        ``file_id`` for families that serve results by file), billing, API overhead."""
+        """Accept a checked submit: fault draw, the job (``outputs`` of the body hash; its id
+        from ``new_id``, else 18 digits; a ``file_id`` for families that serve results by
+        file), billing, API overhead."""
         fault = await self.decide()
         hash_ = body_hash(body, delivery)
         job = self.fam.new_job(
-            job_id=new_id(),
+            job_id=new_id() if new_id is not None else self.fam.new_digits(18),
             family=self.family,
             model=model,
             request_hash=hash_,

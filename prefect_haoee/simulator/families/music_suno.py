@@ -73,8 +73,8 @@ async def submit(call: FamilyCall, request: Request) -> Response:
     job = await call.submit_job(
         body,
         meta["mv"],
-        call.fam.new_uuid,
         lambda hash_: [MediaSpec(f"{hash_}/{i}", "mp3", CLIP_SECONDS) for i in range(CLIPS)],
+        new_id=call.fam.new_uuid,
         meta=meta,
     )
     return relay_ok(job.job_id)

@@ -156,8 +156,8 @@ async def _generate(
     job = await call.submit_job(
         body,
         model,
-        call.fam.new_hex,
         lambda hash_: _renders(hash_, n, _dimensions(body), fmt, tint),
+        new_id=call.fam.new_hex,
         delivery=DELIVERY,
         variant=variant,
         meta={"response_format": response_format, "webhook": request.query_params.get("webhook")},

@@ -102,12 +102,7 @@ async def create(call: FamilyCall, request: Request) -> Response:
         raise SimError(50200, "cfg_scale must be a number in 0..1")
     bodies.moderate(body, call.state)
     job = await call.submit_job(
-        body,
-        model,
-        call.fam.new_digits,
-        one_video(float(duration)),
-        variant=variant,
-        meta={"duration": duration},
+        body, model, one_video(float(duration)), variant=variant, meta={"duration": duration}
     )
     return _ok(call, _task(call, job, "queued"))
 

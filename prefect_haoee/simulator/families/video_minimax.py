@@ -76,13 +76,7 @@ async def create(call: FamilyCall, request: Request) -> Response:
     duration = bodies.require_choice(body, "duration", (6, 10), 6)
     bodies.require_choice(body, "resolution", ("768P", "1080P"), "768P")
     bodies.moderate(body, call.state)
-    job = await call.submit_job(
-        body,
-        model,
-        call.fam.new_digits,
-        one_video(float(duration)),
-        file_id=True,
-    )
+    job = await call.submit_job(body, model, one_video(float(duration)), file_id=True)
     return json_response({"task_id": job.job_id, "base_resp": OK})
 
 

@@ -82,8 +82,8 @@ async def create(call: FamilyCall, request: Request) -> Response:
     job = await call.submit_job(
         body,
         model,
-        lambda: "video_" + call.fam.new_hex(32),
         one_video(float(seconds)),
+        new_id=lambda: "video_" + call.fam.new_hex(32),
         meta={"seconds": seconds, "size": size},
     )
     return json_response(_video(call, job, "queued"))
