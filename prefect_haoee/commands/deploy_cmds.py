@@ -36,221 +36,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from prefect_haoee.campaigns import Campaign, CampaignError, Problem
+from prefect_haoee.campaigns import Campaign, CampaignError
+from prefect_haoee.commands.campaign_files import CampaignFile, CampaignScan, scan_campaigns
+from prefect_haoee.commands.deployments import (
+    SERVED,
+    Target,
+    campaign_tags,
+    deployments_for,
+    describe_schedule,
+    worker_path,
+)
 from prefect_haoee.commands.render import console, errors, say_error, show_problems
 
 MAX_SHARDS = 64
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
-    from prefect.schedules import Schedule
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-CAMPAIGN_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True)
-class CampaignFile:
-    path: Path
-    campaign: Campaign
-
-
-@dataclass
-class CampaignScan:
-    """The campaign files of a directory, and the YAML files that are not campaigns."""
-
-    found: list[CampaignFile] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-
-
-def scan_campaigns(directory: Path) -> CampaignScan:
-    """Load every campaign file of ``directory`` (not recursive), in name order.
-
-    Raises ``CampaignError`` with every problem of every file (and for a missing directory,
-    no campaign file, or two files with one campaign name).
-    """
-    from prefect_haoee.campaigns.loader import parse_campaign, read_campaign_text, read_yaml
-
-    source = str(directory)
-    if not directory.is_dir():
-        raise CampaignError([Problem(source, "(directory)", "not a directory")])
-    scan = CampaignScan()
-    problems: list[Problem] = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() not in CAMPAIGN_SUFFIXES or not path.is_file():
-            continue
-        try:
-            text = read_campaign_text(path)  # a regular file under the size cap
-            if not _looks_like_campaign(text):
-                scan.skipped.append(path)
-                continue
-            campaign = parse_campaign(read_yaml(text, str(path)), str(path), path.parent)
-        except CampaignError as exc:
-            problems.extend(exc.problems)
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(str(path), "(file)", f"cannot read: {exc}"))
-        else:
-            scan.found.append(CampaignFile(path, campaign))
-    names: dict[str, Path] = {}
-    for item in scan.found:
-        first = names.setdefault(item.campaign.name, item.path)
-        if first != item.path:
-            problems.append(
-                Problem(
-                    str(item.path),
-                    "name",
-                    f"campaign name {item.campaign.name!r} is also used by {first.name}"
-                    " (one deployment per name)",
-                )
-            )
-    if not problems and not scan.found:
-        problems.append(
-            Problem(source, "(directory)", "no campaign files (*.yaml/*.yml with 'prompts')")
-        )
-    if problems:
-        raise CampaignError(problems)
-    return scan
-
-
-def _looks_like_campaign(text: str) -> bool:
-    """A mapping with a ``prompts`` key; YAML that does not parse counts as a (broken)
-    campaign so that its syntax error is reported."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return True
-    return isinstance(data, dict) and "prompts" in data
-
-
-def campaign_schedules(campaign: Campaign) -> list[Schedule]:
-    """The campaign's ``schedule:`` block as Prefect schedules (none without one)."""
-    from prefect.schedules import Cron, Interval
-
-    spec = campaign.schedule
-    if spec is None:
-        return []
-    if spec.cron is not None:
-        return [Cron(spec.cron, timezone=spec.timezone)]
-    if spec.interval_seconds is None:  # pragma: no cover - rejected by ScheduleSpec
-        return []
-    return [Interval(spec.interval_seconds, timezone=spec.timezone)]
-
-
-def describe_schedule(campaign: Campaign) -> str:
-    spec = campaign.schedule
-    if spec is None:
-        return "-"
-    if spec.cron is not None:
-        return f"{spec.cron} ({spec.timezone})"
-    return f"every {spec.interval_seconds}s"
-
-
-def campaign_tags(campaign: Campaign) -> list[str]:
-    return list(dict.fromkeys(["haoee", *campaign.tags]))
-
-
-def campaign_deployment(
-    item: CampaignFile,
-    *,
-    campaign_path: str | None = None,
-    work_pool_name: str | None = None,
-    job_variables: dict[str, Any] | None = None,
-    shards: int = 1,
-) -> RunnerDeployment:
-    """One ``run_campaign`` deployment for a campaign file (nothing is sent anywhere)."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.deployments.runner import RunnerDeployment
-    from prefect.types.entrypoint import EntrypointType
-
-    from prefect_haoee.flows.campaign import run_campaign
-
-    campaign = item.campaign
-    parameters: dict[str, Any] = {"campaign": campaign_path or str(item.path.resolve())}
-    if shards > 1:
-        parameters["shards"] = shards
-    # ``run_campaign.to_deployment`` without remote storage, but sync in any context (the
-    # flow method returns a coroutine when called inside a running event loop).
-    return RunnerDeployment.from_flow(
-        run_campaign,
-        name=campaign.name,
-        parameters=parameters,
-        schedules=campaign_schedules(campaign),
-        tags=campaign_tags(campaign),
-        description=campaign.description or f"Campaign {campaign.name} ({item.path.name})",
-        concurrency_limit=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
-        ),
-        enforce_parameter_schema=True,
-        work_pool_name=work_pool_name,
-        job_variables=job_variables,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-
-
-def shard_deployment(
-    item: CampaignFile,
-    *,
-    campaign_path: str | None = None,
-    work_pool_name: str | None = None,
-    job_variables: dict[str, Any] | None = None,
-) -> RunnerDeployment:
-    """The deployment a sharded run of this campaign starts its shards from (no
-    schedule, no concurrency limit: the campaign's run and its limits pace the shards)."""
-    from prefect.deployments.runner import RunnerDeployment
-    from prefect.types.entrypoint import EntrypointType
-
-    from prefect_haoee.flows.shards import run_campaign_shard
-
-    campaign = item.campaign
-    return RunnerDeployment.from_flow(
-        run_campaign_shard,
-        name=campaign.name,
-        parameters={"campaign": campaign_path or str(item.path.resolve())},
-        tags=campaign_tags(campaign),
-        description=f"Shards of campaign {campaign.name} ({item.path.name})",
-        enforce_parameter_schema=True,
-        work_pool_name=work_pool_name,
-        job_variables=job_variables,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-
-
-def campaign_deployments(
-    directory: Path | str,
-    *,
-    worker_dir: str | None = None,
-    work_pool_name: str | None = None,
-    job_variables: dict[str, Any] | None = None,
-) -> list[RunnerDeployment]:
-    """A deployment per campaign file of ``directory`` (``CampaignError`` if any is invalid).
-
-    ``worker_dir``: where ``directory`` is on the machines that run the flows (default:
-    its absolute path here); the ``campaign`` parameter points into it.
-    """
-    scan = scan_campaigns(Path(directory))
-    return [
-        campaign_deployment(
-            item,
-            campaign_path=_worker_path(worker_dir, item.path),
-            work_pool_name=work_pool_name,
-            job_variables=job_variables,
-        )
-        for item in scan.found
-    ]
-
-
-def _worker_path(worker_dir: str | None, path: Path) -> str | None:
-    """``path``'s file in ``worker_dir`` (a POSIX path on the workers, not resolved here)."""
-    if worker_dir is None:
-        return None
-    return f"{worker_dir.rstrip('/') or '/'}/{path.name}".replace("//", "/")
 
 
 def _api_url() -> str | None:
@@ -296,7 +103,8 @@ def serve(directory: Path, limit: int | None = None) -> int:
         return EXIT_INVALID
     from prefect import serve as prefect_serve
 
-    deployments = [campaign_deployment(item) for item in scan.found]
+    paths = [worker_path(None, item.path) for item in scan.found]
+    deployments = deployments_for(scan.found, paths, SERVED)
     if _api_url() is None:
         errors.print(
             "note: PREFECT_API_URL is not set, so the deployments live in a temporary local"
@@ -304,7 +112,7 @@ def serve(directory: Path, limit: int | None = None) -> int:
             " start` and set PREFECT_API_URL to keep them.",
             highlight=False,
         )
-    rows = [(item, str(item.path.resolve())) for item in scan.found]
+    rows = list(zip(scan.found, paths, strict=True))
     console.print(_table(f"Serving {len(rows)} campaign(s), one run at a time each", rows))
     try:
         prefect_serve(*deployments, limit=limit, print_starting_message=True)
@@ -338,28 +146,12 @@ def deploy(
             " Prefect server (or Prefect Cloud); nothing was deployed.",
         )
         return EXIT_INVALID
-    paths = [_worker_path(worker_dir, item.path) or str(item.path.resolve()) for item in scan.found]
+    paths = [worker_path(worker_dir, item.path) for item in scan.found]
     if not 1 <= shards <= MAX_SHARDS:
         errors.print(f"[bold red]invalid option:[/] --shards must be 1..{MAX_SHARDS}")
         return EXIT_INVALID
     job_variables = {"env": env} if env else None
-    deployments = [
-        campaign_deployment(
-            item,
-            campaign_path=path,
-            work_pool_name=pool,
-            job_variables=job_variables,
-            shards=shards,
-        )
-        for item, path in zip(scan.found, paths, strict=True)
-    ]
-    if shards > 1:
-        deployments += [
-            shard_deployment(
-                item, campaign_path=path, work_pool_name=pool, job_variables=job_variables
-            )
-            for item, path in zip(scan.found, paths, strict=True)
-        ]
+    deployments = deployments_for(scan.found, paths, Target(pool, job_variables), shards)
     campaigns = [item.campaign for item in scan.found]
     try:
         ids, created = asyncio.run(_apply(deployments, pool, image, campaigns))

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from prefect_haoee.campaigns import CampaignError
 from prefect_haoee.cli import app
-from prefect_haoee.commands.deploy_cmds import campaign_deployments, scan_campaigns
+from prefect_haoee.commands.campaign_files import scan_campaigns
+from prefect_haoee.commands.deployments import campaign_deployments
 
 CRON = 'schedule: {cron: "15 8 * * 1-5", timezone: Asia/Shanghai}\n'
 INTERVAL = "schedule: {interval_seconds: 3600}\n"
