@@ -172,10 +172,6 @@ def check_template(value: str, allowed: frozenset[str], what: str) -> str:
     return value
 
 
-def render_template(template: str, **values: str) -> str:
-    return template.format(**values)
-
-
 def check_cron(value: str) -> str:
     """Five fields (minute hour day-of-month month day-of-week), each in its range."""
     fields = value.split()

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -43,6 +45,12 @@ MAX_SEED = 2**31 - 1
 DEFAULT_PREFIX = "campaigns/{name}/{date}"
 
 
+# Fields the prompts and the campaign share, each with its check.
+ReqKey = Annotated[str, AfterValidator(checks.check_req_key)]
+Params = Annotated[dict[str, Any], AfterValidator(checks.check_params)]
+ImageRefs = Annotated[list[str], AfterValidator(checks.check_images)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,14 +58,18 @@ class _Strict(BaseModel):
 class PromptSpec(_Strict):
     """One prompt; it yields ``variants`` work items (one per seed)."""
 
-    id: str = Field(description="Unique within the campaign: [A-Za-z0-9_-]{1,64}")
+    id: Annotated[str, AfterValidator(checks.check_prompt_id)] = Field(
+        description="Unique within the campaign: [A-Za-z0-9_-]{1,64}"
+    )
     prompt: str = Field(description="The text (goes to prompt/positive_prompt/custom_prompt)")
-    model: str | None = Field(default=None, description="req_key; default: the campaign's")
-    params: dict[str, Any] = Field(default_factory=dict, description="Overlay on campaign params")
+    model: ReqKey | None = Field(default=None, description="req_key; default: the campaign's")
+    params: Params = Field(default_factory=dict, description="Overlay on campaign params")
     variants: int | None = Field(default=None, ge=1)
     image_urls: list[str] | None = None
-    binary_data_base64: list[str] | None = Field(default=None, repr=False)
-    images: list[str] | None = Field(
+    binary_data_base64: Annotated[list[str] | None, BeforeValidator(checks.check_inline_images)] = (
+        Field(default=None, repr=False)
+    )
+    images: ImageRefs | None = Field(
         default=None,
         description="Reference images in the model's order: local paths (relative to the "
         "campaign file), s3://bucket/key or https:// URLs; default: the campaign's",
@@ -73,37 +85,12 @@ class PromptSpec(_Strict):
         default=None, description="image | video | music: checked against the model's kind"
     )
 
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        return checks.check_prompt_id(value)
-
-    @field_validator("binary_data_base64", mode="before")
-    @classmethod
-    def _check_inline_images(cls, value: Any) -> Any:
-        return checks.check_inline_images(value)
-
-    @field_validator("model")
-    @classmethod
-    def _check_model(cls, value: str | None) -> str | None:
-        return None if value is None else checks.check_req_key(value)
-
-    @field_validator("params")
-    @classmethod
-    def _check_params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return checks.check_params(value)
-
     @field_validator("prompt")
     @classmethod
     def _check_prompt(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt text is empty")
         return value
-
-    @field_validator("images")
-    @classmethod
-    def _check_images(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else checks.check_images(value)
 
     @model_validator(mode="after")
     def _one_way_to_give_images(self) -> PromptSpec:
@@ -146,18 +133,13 @@ class OutputSpec(_Strict):
     ``{prompt_id}`` and ``{variant}`` (these two make a prefix per item).
     """
 
-    bucket: str
+    bucket: Annotated[str, AfterValidator(checks.check_bucket)]
     prefix: str = DEFAULT_PREFIX
     bucket_block: str | None = Field(
         default=None,
         pattern=BLOCK_NAME_PATTERN,
         description="S3Bucket block (credentials, endpoint, folder) for `bucket`",
     )
-
-    @field_validator("bucket")
-    @classmethod
-    def _check_bucket(cls, value: str) -> str:
-        return checks.check_bucket(value)
 
     @field_validator("prefix")
     @classmethod
@@ -211,19 +193,9 @@ class BudgetSpec(_Strict):
 class ScheduleSpec(_Strict):
     """Either ``cron`` (5 fields) in ``timezone`` (IANA name), or ``interval_seconds``."""
 
-    cron: str | None = None
-    timezone: str = "UTC"
+    cron: Annotated[str, AfterValidator(checks.check_cron)] | None = None
+    timezone: Annotated[str, AfterValidator(checks.check_timezone)] = "UTC"
     interval_seconds: int | None = Field(default=None, ge=1)
-
-    @field_validator("cron")
-    @classmethod
-    def _check_cron(cls, value: str | None) -> str | None:
-        return None if value is None else checks.check_cron(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        return checks.check_timezone(value)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScheduleSpec:
@@ -236,15 +208,17 @@ class Campaign(_Strict):
     """A campaign file. Build it with :func:`prefect_haoee.campaigns.load_campaign` (which
     resolves ``from_csv`` sources and checks every request) or directly."""
 
-    name: str = Field(description="[a-z0-9-]{1,63}: run names, S3 prefix, artifact keys")
+    name: Annotated[str, AfterValidator(checks.check_name)] = Field(
+        description="[a-z0-9-]{1,63}: run names, S3 prefix, artifact keys"
+    )
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
-    model: str | None = Field(default=None, description="Default req_key of the prompts")
+    model: ReqKey | None = Field(default=None, description="Default req_key of the prompts")
     mode: CampaignMode = "auto"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     variants: int = Field(default=1, ge=1)
     prompts: list[PromptEntry] = Field(min_length=1)
-    images: list[str] | None = Field(default=None, description="Default images of every prompt")
+    images: ImageRefs | None = Field(default=None, description="Default images of every prompt")
     references: ReferencesSpec = Field(default_factory=ReferencesSpec)
     output: OutputSpec
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
@@ -264,21 +238,6 @@ class Campaign(_Strict):
     # Reads the reference images once per loaded campaign (set by the loader).
     _reader: ReferenceReader | None = PrivateAttr(default=None)
 
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return checks.check_name(value)
-
-    @field_validator("model")
-    @classmethod
-    def _check_model(cls, value: str | None) -> str | None:
-        return None if value is None else checks.check_req_key(value)
-
-    @field_validator("params")
-    @classmethod
-    def _check_params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return checks.check_params(value)
-
     @field_validator("mode")
     @classmethod
     def _check_mode(cls, value: CampaignMode, info: ValidationInfo) -> CampaignMode:
@@ -287,11 +246,6 @@ class Campaign(_Strict):
         if problem:
             raise ValueError(problem)
         return value
-
-    @field_validator("images")
-    @classmethod
-    def _check_images(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else checks.check_images(value)
 
     @field_validator("seed_salt")
     @classmethod
