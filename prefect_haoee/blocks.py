@@ -11,7 +11,7 @@ never a silent fall-back to other credentials.
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from prefect.blocks.abstract import CredentialsBlock
 from prefect.blocks.core import Block
@@ -85,6 +85,7 @@ class BlockNotFoundError(ValueError):
     """A block named in settings, a campaign file or an option does not exist."""
 
 
+B = TypeVar("B", bound=Block)
 _LOADED: dict[tuple[str, str], Any] = {}
 _LOADED_MUTEX = threading.Lock()
 
@@ -108,28 +109,25 @@ def load_block(block_type: type[Block], name: str, what: str) -> Any:
     return block
 
 
-def named_credentials(name: str | None = None) -> HaoeeCredentials | None:
-    """The ``HaoeeCredentials`` block ``name`` (else ``HAOEE_CREDENTIALS_BLOCK``), or None."""
-    name = name or BlockNames().credentials_block
+def _named(block_type: type[B], name: str | None) -> B | None:
+    """The ``block_type`` block ``name`` (None without a name); another type is an error."""
     if not name:
         return None
-    block = load_block(HaoeeCredentials, name, "HaoeeCredentials")
-    if not isinstance(block, HaoeeCredentials):
-        raise BlockNotFoundError(
-            f"block {name!r} is a {type(block).__name__}, not HaoeeCredentials"
-        )
+    kind = block_type.__name__
+    block = load_block(block_type, name, kind)
+    if not isinstance(block, block_type):
+        raise BlockNotFoundError(f"block {name!r} is a {type(block).__name__}, not {kind}")
     return block
+
+
+def named_credentials(name: str | None = None) -> HaoeeCredentials | None:
+    """The ``HaoeeCredentials`` block ``name`` (else ``HAOEE_CREDENTIALS_BLOCK``), or None."""
+    return _named(HaoeeCredentials, name or BlockNames().credentials_block)
 
 
 def named_bucket(name: str | None = None) -> S3Bucket | None:
     """The ``S3Bucket`` block ``name`` (else ``HAOEE_BUCKET_BLOCK``), or None."""
-    name = name or BlockNames().bucket_block
-    if not name:
-        return None
-    block = load_block(S3Bucket, name, "S3Bucket")
-    if not isinstance(block, S3Bucket):
-        raise BlockNotFoundError(f"block {name!r} is a {type(block).__name__}, not S3Bucket")
-    return block
+    return _named(S3Bucket, name or BlockNames().bucket_block)
 
 
 def named_result_storage() -> Any | None:

@@ -30,6 +30,10 @@ app.add_typer(server_app, name="server")
 VERBOSE = typer.Option(
     False, "--verbose", "-v", help="Show Prefect's logs and tracebacks on the terminal."
 )
+# Options several commands take (typer reads each declaration anew per command).
+CAMPAIGN_FILE = typer.Argument(..., help="Campaign YAML file.")
+JSON_OUTPUT = typer.Option(False, "--json", help="Print one JSON document.")
+RUN_DATE = typer.Option(None, "--date", help="Run date YYYY-MM-DD (default today).")
 
 
 def _version(value: bool) -> None:
@@ -166,8 +170,8 @@ def _date(value: str | None) -> date:
 
 @app.command()
 def validate(
-    file: Path = typer.Argument(..., help="Campaign YAML file."),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    file: Path = CAMPAIGN_FILE,
+    json_output: bool = JSON_OUTPUT,
     check_objects: bool = typer.Option(
         False, "--check-objects", help="Also read the S3 reference images (network)."
     ),
@@ -182,11 +186,9 @@ def validate(
 
 @app.command()
 def plan(
-    file: Path = typer.Argument(..., help="Campaign YAML file."),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
-    run_date: str | None = typer.Option(
-        None, "--date", help="Run date YYYY-MM-DD (default today)."
-    ),
+    file: Path = CAMPAIGN_FILE,
+    json_output: bool = JSON_OUTPUT,
+    run_date: str | None = RUN_DATE,
     verbose: bool = VERBOSE,
 ) -> None:
     """Show what a run would generate, what S3 already holds, and the cost."""
@@ -199,11 +201,9 @@ def plan(
 
 @app.command()
 def run(
-    file: Path = typer.Argument(..., help="Campaign YAML file."),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
-    run_date: str | None = typer.Option(
-        None, "--date", help="Run date YYYY-MM-DD (default today)."
-    ),
+    file: Path = CAMPAIGN_FILE,
+    json_output: bool = JSON_OUTPUT,
+    run_date: str | None = RUN_DATE,
     verbose: bool = VERBOSE,
     credentials_block: str | None = typer.Option(
         None, "--credentials-block", help="HaoeeCredentials block (else HAOEE_API_KEY)."
@@ -242,7 +242,7 @@ def demo(
 
 @app.command()
 def models(
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    json_output: bool = JSON_OUTPUT,
 ) -> None:
     """The models the gateway serves: family, sync/async, seed, input images, price."""
     from prefect_haoee.commands.models_cmd import show_models
