@@ -13,9 +13,14 @@
 * ``POST /_sim/families/fault_script`` (``{"fault_script": {"sora.create:1": "429"}}``:
   exact faults for family actions, until the next reset) and ``GET /_sim/families/jobs``.
 
-Same auth, limits, fault injection and ledger as the visual family (see ``base``). A family
-is one module declaring a :class:`~prefect_haoee.simulator.families.base.SimFamily` named
-``FAMILY``, listed once in :data:`FAMILIES` below.
+Same auth, limits, fault injection and ledger as the visual family (see ``base``).
+
+Adding a family is one module here, listed once in :data:`FAMILIES` below: it declares
+``FAMILY = SimFamily(name, error_body, syncs=..., submits=..., polls=...)`` and its
+handlers with ``@FAMILY.route(method, path, action)``. A handler checks the body
+(``bodies``), then calls ``call.submit_job`` (fault draw, job, billing) or
+``call.poll`` (fault draw, the job or a 404) and renders the family's answer
+(``answers`` has the gateway relay's task object and the OpenAI/relay error bodies).
 """
 
 from __future__ import annotations

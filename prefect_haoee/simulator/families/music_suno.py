@@ -36,6 +36,8 @@ STATUS_TEXT = {
     "failed": "FAILURE",
 }
 CONTINUATION = ("task_id", "continue_at", "continue_clip_id")
+
+
 FAMILY = SimFamily("suno", gateway_error, submits=("suno.submit",), polls=("suno.fetch",))
 
 

@@ -42,6 +42,8 @@ STATUS_TEXT = {
     "succeeded": "SUCCESS",
     "failed": "FAILURE",
 }
+
+
 FAMILY = SimFamily(
     "openai_images",
     openai_error,

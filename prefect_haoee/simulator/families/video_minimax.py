@@ -39,6 +39,8 @@ STATUS_TEXT = {
     "failed": "FAILURE",
 }
 OK = {"status_code": 0, "status_msg": "success"}
+
+
 FAMILY = SimFamily(
     "minimax", gateway_error, submits=("minimax.create",), polls=("minimax.query", "minimax.file")
 )

@@ -38,6 +38,8 @@ STATUS_TEXT = {
     "succeeded": "completed",
     "failed": "failed",
 }
+
+
 FAMILY = SimFamily(
     "sora", openai_error, submits=("sora.create",), polls=("sora.get", "sora.content")
 )
