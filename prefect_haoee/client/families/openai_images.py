@@ -47,29 +47,15 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    collect_strings,
-    encode_multipart,
-    error_table,
-    first_present,
-    normalise_status,
-    parse_progress,
-    submitted_id,
-)
+from prefect_haoee.client.families import base as fam
+from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
+from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
 from prefect_haoee.client.responses import GeneratedImages
 
 GENERATIONS_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
-TASK_PATH = "/v1/images/tasks/{task_id}"  # [T]
+TASK_PATH = "/v1/images/tasks/{job_id}"  # [T]
 
 AspectRatio = Literal["4:3", "3:4", "16:9", "9:16", "2:3", "3:2", "1:1", "4:5", "5:4", "21:9"]
 ImageSize = Literal["1K", "2K", "4K"]
@@ -83,17 +69,10 @@ SEEDREAM_45_PIXELS = (2560 * 1440, 4096 * 4096)  # [3P]
 _WXH = re.compile(r"^([1-9]\d{1,4})x([1-9]\d{1,4})$")
 
 # GUESS: task status strings (the gateway's task convention, as suno's).
-STATUSES: dict[str, JobStatus] = {
-    "NOT_START": "queued",
-    "SUBMITTED": "queued",
-    "QUEUED": "queued",
-    "IN_PROGRESS": "running",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-}
+STATUSES = dict(GATEWAY_TASK_STATUSES)
 
 # GUESS: OpenAI-style error codes.
-ERRORS = error_table(
+ERRORS = fam.error_table(
     rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
     moderation={
         "content_policy_violation",
@@ -132,9 +111,9 @@ class SequentialOptions(BaseModel):
     max_images: int = Field(ge=1, le=15)
 
 
-class _ImagesRequest(FamilyRequest):
-    family: ClassVar[FamilyName] = "openai_images"
-    kind: ClassVar[MediaKind] = "image"
+class _ImagesRequest(fam.FamilyRequest):
+    family: ClassVar[fam.FamilyName] = "openai_images"
+    kind: ClassVar[fam.MediaKind] = "image"
     delivery_fields: ClassVar[frozenset[str]] = frozenset({"response_format"})
 
     model: str = Field(min_length=1, max_length=128)
@@ -313,7 +292,7 @@ class ImageEditRequest(_ImagesRequest):
             data = base64.b64decode(self.mask)
             ext, ctype = _image_type(data)
             files.append(("mask", (f"mask.{ext}", data, ctype)))
-        return encode_multipart(fields, files)
+        return fam.encode_multipart(fields, files)
 
 
 ImagesRequest = ImageGenerationRequest | ImageEditRequest
@@ -323,16 +302,16 @@ Params = tuple[tuple[str, str], ...]
 
 
 def _call(
-    request: FamilyRequest, purpose: Literal["generate", "submit"], params: Params
-) -> HttpCall:
+    request: fam.FamilyRequest, purpose: Literal["generate", "submit"], params: Params
+) -> fam.HttpCall:
     if isinstance(request, ImageEditRequest):
         content, ctype = request.multipart()
-        family: FamilyName = "openai_images"
-        return HttpCall(
+        family: fam.FamilyName = "openai_images"
+        return fam.HttpCall(
             family, purpose, "POST", EDITS_PATH, params, content=content, content_type=ctype
         )
     if isinstance(request, ImageGenerationRequest):
-        return HttpCall(
+        return fam.HttpCall(
             "openai_images", purpose, "POST", GENERATIONS_PATH, params, json=request.to_body()
         )
     raise TypeError(f"not an images request: {type(request).__name__}")
@@ -361,42 +340,40 @@ def images_from_answer(payload: Any, request_id: str | None = None) -> Generated
     )
 
 
-class OpenAIImagesAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "openai_images"
-    kind: ClassVar[MediaKind] = "image"
+class OpenAIImagesAdapter(fam.FamilyAdapter):
+    family: ClassVar[fam.FamilyName] = "openai_images"
+    kind: ClassVar[fam.MediaKind] = "image"
     errors = ERRORS
     request_types = (ImageGenerationRequest, ImageEditRequest)
     supports_webhook = True
+    poll_path = TASK_PATH
+    id_keys = ("task_id", "id")
 
-    def generate_call(self, request: FamilyRequest) -> HttpCall:
+    def generate_call(self, request: fam.FamilyRequest) -> fam.HttpCall:
         return _call(request, "generate", ())
 
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
+    def submit_call(
+        self, request: fam.FamilyRequest, *, webhook: str | None = None
+    ) -> fam.HttpCall:
         params: tuple[tuple[str, str], ...] = (("async", "true"),)
         if webhook:
             params += (("webhook", webhook),)
         return _call(request, "submit", params)
 
-    def parse_submit(self, payload: Any) -> str:
-        return submitted_id(payload, "task_id", "id")
-
-    def poll_call(self, handle: JobHandle) -> HttpCall:
-        return HttpCall("openai_images", "poll", "GET", TASK_PATH.format(task_id=handle.job_id))
-
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
+    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
         task = payload
         data = payload.get("data") if isinstance(payload, dict) else None
-        if isinstance(data, dict) and first_present(data, "status", "task_status", "state"):
+        if isinstance(data, dict) and fam.first_present(data, "status", "task_status", "state"):
             task = data
-        raw = first_present(task, "status", "task_status", "state")
+        raw = fam.first_present(task, "status", "task_status", "state")
         if raw is None:
             raise TransportError("the image task answer has no status")
-        status = normalise_status(raw, STATUSES)
-        progress = parse_progress(first_present(task, "progress"))
+        status = fam.normalise_status(raw, STATUSES)
+        progress = fam.parse_progress(fam.first_present(task, "progress"))
         if status == "failed":
             error = task.get("error") if isinstance(task, dict) else None
             code = error.get("code") if isinstance(error, dict) else None
-            message = first_present(task, "fail_reason", "message") or (
+            message = fam.first_present(task, "fail_reason", "message") or (
                 error.get("message") if isinstance(error, dict) else None
             )
             return self.failed_state(
@@ -404,22 +381,36 @@ class OpenAIImagesAdapter(FamilyAdapter):
             )
         urls: list[str] = []
         if status == "succeeded":
-            urls = collect_strings(
+            urls = fam.collect_strings(
                 task,
                 frozenset({"url", "image_url", "b64_json"}),
                 list_keys=frozenset({"urls", "image_urls"}),
             )
-        return JobState(
-            family="openai_images",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
+        return self.state(
+            handle,
+            status,
+            raw,
             file_urls=urls,
             progress=1.0 if status == "succeeded" else progress,
         )
 
 
 ADAPTER = OpenAIImagesAdapter()
+MODELS = register(
+    ModelFamily(
+        "openai_images",
+        "image",
+        modes=("sync", "async"),
+        patterns=(
+            r"^sora_image$",
+            r"^(doubao-seedream|doubao-seededit|nano-banana|gpt-4o-image|gpt-image|"
+            r"qwen-image|flux|dall-e)[\w.-]*$",
+        ),
+        price=0.30,
+        example="nano-banana",
+        rank=5,
+    )
+)
 
 __all__ = [
     "ADAPTER",

@@ -32,32 +32,19 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    error_table,
-    first_present,
-    normalise_status,
-    submitted_id,
-    unwrap,
-)
+from prefect_haoee.client.families import base as fam
+from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
 
 CREATE_PATH = "/v1/videos"  # [3P]
-GET_PATH = "/v1/videos/{video_id}"  # [3P]
+GET_PATH = "/v1/videos/{job_id}"  # [3P]
 CONTENT_PATH = "/v1/videos/{video_id}/content"  # GUESS (OpenAI)
 
 SoraSeconds = Literal["4", "8", "12"]
 SoraSize = Literal["720x1280", "1280x720", "1024x1792", "1792x1024"]
 PRO_ONLY_SIZES = frozenset({"1024x1792", "1792x1024"})
 
-STATUSES: dict[str, JobStatus] = {
+STATUSES: dict[str, fam.JobStatus] = {
     "queued": "queued",
     "in_progress": "running",
     "completed": "succeeded",
@@ -65,7 +52,7 @@ STATUSES: dict[str, JobStatus] = {
 }
 
 # GUESS: OpenAI-style error codes.
-ERRORS = error_table(
+ERRORS = fam.error_table(
     rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
     moderation={
         "content_policy_violation",
@@ -80,11 +67,11 @@ ERRORS = error_table(
 )
 
 
-class SoraVideoRequest(FamilyRequest):
+class SoraVideoRequest(fam.FamilyRequest):
     """``POST /v1/videos``: text (or first-frame reference) to video."""
 
-    family: ClassVar[FamilyName] = "sora"
-    kind: ClassVar[MediaKind] = "video"
+    family: ClassVar[fam.FamilyName] = "sora"
+    kind: ClassVar[fam.MediaKind] = "video"
 
     model: str = Field(default="sora-2", pattern=r"^sora[\w.-]*$")
     prompt: str = Field(min_length=1, max_length=10_000)
@@ -119,33 +106,25 @@ class SoraVideoRequest(FamilyRequest):
         return self
 
 
-class SoraAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "sora"
-    kind: ClassVar[MediaKind] = "video"
+class SoraAdapter(fam.FamilyAdapter):
+    family: ClassVar[fam.FamilyName] = "sora"
+    kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
     request_types = (SoraVideoRequest,)
+    submit_path = CREATE_PATH
+    poll_path = GET_PATH
+    id_keys = ("id", "task_id")
 
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-        if not isinstance(request, SoraVideoRequest):
-            raise TypeError(f"not a sora request: {type(request).__name__}")
-        return HttpCall("sora", "submit", "POST", CREATE_PATH, json=request.to_body())
-
-    def parse_submit(self, payload: Any) -> str:
-        return submitted_id(payload, "id", "task_id")
-
-    def poll_call(self, handle: JobHandle) -> HttpCall:
-        return HttpCall("sora", "poll", "GET", GET_PATH.format(video_id=handle.job_id))
-
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
+    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
         video = payload
-        data = unwrap(payload, "data")
+        data = fam.unwrap(payload, "data")
         if isinstance(data, dict) and "status" in data:
             video = data  # a gateway envelope around the video object
-        raw = first_present(video, "status")
+        raw = fam.first_present(video, "status")
         if raw is None:
             raise TransportError("the video answer has no status")
-        status = normalise_status(raw, STATUSES)
-        progress_raw = first_present(video, "progress")
+        status = fam.normalise_status(raw, STATUSES)
+        progress_raw = fam.first_present(video, "progress")
         progress = (
             max(0.0, min(1.0, float(progress_raw) / 100))
             if isinstance(progress_raw, (int, float)) and not isinstance(progress_raw, bool)
@@ -161,16 +140,17 @@ class SoraAdapter(FamilyAdapter):
             )
         urls: list[str] = []
         if status == "succeeded":
-            direct = first_present(video, "video_url", "url") or unwrap(video, "output", "url")
+            direct = fam.first_present(video, "video_url", "url") or fam.unwrap(
+                video, "output", "url"
+            )
             if isinstance(direct, str):
                 urls = [direct]
             else:
                 urls = [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]
-        return JobState(
-            family="sora",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
+        return self.state(
+            handle,
+            status,
+            raw,
             file_urls=urls,
             progress=progress,
             extras=extras,
@@ -178,5 +158,15 @@ class SoraAdapter(FamilyAdapter):
 
 
 ADAPTER = SoraAdapter()
+MODELS = register(
+    ModelFamily(
+        "sora",
+        "video",
+        patterns=(r"^sora(?!_image$)[\w.-]*$",),
+        price=2.00,
+        example="sora-2",
+        rank=1,
+    )
+)
 
 __all__ = ["ADAPTER", "ERRORS", "STATUSES", "SoraAdapter", "SoraVideoRequest"]
