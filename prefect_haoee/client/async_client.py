@@ -1,7 +1,7 @@
 """The asyncio client: ``async with AsyncHaoeeClient() as client: await client.generate(r)``.
 
-Only I/O lives here: every call is a flow of :class:`~.base_client.ClientBase`, awaited by
-:meth:`AsyncHaoeeClient._arun` over one ``httpx.AsyncClient``.
+Every call is a flow of the base client, awaited here by
+:meth:`AsyncHaoeeClient._arun` over one ``httpx.AsyncClient``: this file holds only I/O.
 """
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ from prefect_haoee.client.download import (
     new_async_download_client,
 )
 from prefect_haoee.client.errors import HaoeeError
-from prefect_haoee.client.flow import Flow, Pause, T, advance, awaitable
+from prefect_haoee.client.flow import Driver, Flow, Pause, T, awaitable
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, adownload_media
 from prefect_haoee.client.ratelimit import AsyncLimiter, RateLimiter
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
 from prefect_haoee.client.transport import (
     aread_capped,
-    client_headers,
-    client_limits,
-    client_timeout,
     map_httpx_errors,
 )
 
@@ -53,13 +50,7 @@ class AsyncHaoeeClient(ClientBase):
         super().__init__(settings, retry, poll)
         self._sleep = sleep
         self._limiters = [x for x in (RateLimiter(qps) if qps else None, limiter) if x is not None]
-        self._http = httpx.AsyncClient(
-            base_url=self.settings.base_url,
-            headers=client_headers(self.settings),
-            timeout=client_timeout(self.settings),
-            limits=client_limits(self.settings),
-            transport=transport,
-        )
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
         self._files = new_async_download_client(download_transport)
 
     async def __aenter__(self) -> AsyncHaoeeClient:
@@ -78,21 +69,14 @@ class AsyncHaoeeClient(ClientBase):
         await self._files.aclose()
 
     async def _arun(self, flow: Flow[T]) -> T:
-        reply: httpx.Response | None = None
-        error: HaoeeError | None = None
-        while True:
-            try:
-                step = advance(flow, reply, error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            reply, error = None, None
+        driver = Driver(flow)
+        for step in driver:
             if isinstance(step, Pause):
                 await self._sleep(step.seconds)
                 continue
-            try:
-                reply = await self._attempt(step.call)
-            except HaoeeError as exc:
-                error = exc
+            with driver.answering():
+                driver.reply = await self._attempt(step.call)
+        return driver.result
 
     async def _attempt(self, call: HttpCall) -> httpx.Response:
         for limiter in self._limiters:

@@ -31,6 +31,7 @@ from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
+from prefect_haoee.client.transport import client_headers, client_limits, client_timeout
 
 logger = logging.getLogger("prefect_haoee.client")
 
@@ -57,6 +58,15 @@ class ClientBase:
         self.poll_policy = poll or PollPolicy()
         # The key lives in the settings' SecretStr and inside this closure: never in vars().
         self._scrub: Scrubber = make_scrubber(self.settings.api_key.get_secret_value())
+
+    def _http_options(self) -> dict[str, Any]:
+        """The gateway client's httpx options (key header, timeouts, pool limits)."""
+        return {
+            "base_url": self.settings.base_url,
+            "headers": client_headers(self.settings),
+            "timeout": client_timeout(self.settings),
+            "limits": client_limits(self.settings),
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"

@@ -10,9 +10,10 @@ clients only run them (``blocking`` / ``awaitable`` turn a flow into a method).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 import httpx
 
@@ -39,9 +40,35 @@ Step = Send | Pause
 Flow = Generator[Step, httpx.Response | None, T]
 
 
-def advance(flow: Flow[T], reply: httpx.Response | None, error: HaoeeError | None) -> Step:
-    """The flow's next step after ``reply`` (or ``error``); ``StopIteration`` when done."""
-    return flow.send(reply) if error is None else flow.throw(error)
+class Driver(Generic[T]):
+    """Iterates the steps of one flow; the runner sets :attr:`reply` (or :attr:`error`)
+    after each :class:`Send`, and reads :attr:`result` once the iteration ends."""
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self.reply: httpx.Response | None = None
+        self.error: HaoeeError | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        while True:
+            try:
+                if self.error is None:
+                    step = self._flow.send(self.reply)
+                else:
+                    step = self._flow.throw(self.error)
+            except StopIteration as done:
+                self.result: T = done.value
+                return
+            self.reply, self.error = None, None
+            yield step
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Hand a failed attempt's error back to the flow instead of raising it here."""
+        try:
+            yield
+        except HaoeeError as exc:
+            self.error = exc
 
 
 class Runner(Protocol):

@@ -21,15 +21,12 @@ from prefect_haoee.client.download import (
     new_download_client,
 )
 from prefect_haoee.client.errors import HaoeeError
-from prefect_haoee.client.flow import Flow, Pause, T, advance, blocking
+from prefect_haoee.client.flow import Driver, Flow, Pause, T, blocking
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, download_media
 from prefect_haoee.client.ratelimit import RateLimiter
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
 from prefect_haoee.client.transport import (
-    client_headers,
-    client_limits,
-    client_timeout,
     map_httpx_errors,
     read_capped,
 )
@@ -52,13 +49,7 @@ class HaoeeClient(ClientBase):
         super().__init__(settings, retry, poll)
         self._sleep = sleep
         self._limiter = RateLimiter(qps) if qps else None
-        self._http = httpx.Client(
-            base_url=self.settings.base_url,
-            headers=client_headers(self.settings),
-            timeout=client_timeout(self.settings),
-            limits=client_limits(self.settings),
-            transport=transport,
-        )
+        self._http = httpx.Client(transport=transport, **self._http_options())
         self._files = new_download_client(download_transport)
 
     def __enter__(self) -> HaoeeClient:
@@ -77,21 +68,14 @@ class HaoeeClient(ClientBase):
         self._files.close()
 
     def _run(self, flow: Flow[T]) -> T:
-        reply: httpx.Response | None = None
-        error: HaoeeError | None = None
-        while True:
-            try:
-                step = advance(flow, reply, error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            reply, error = None, None
+        driver = Driver(flow)
+        for step in driver:
             if isinstance(step, Pause):
                 self._sleep(step.seconds)
                 continue
-            try:
-                reply = self._attempt(step.call)
-            except HaoeeError as exc:
-                error = exc
+            with driver.answering():
+                driver.reply = self._attempt(step.call)
+        return driver.result
 
     def _attempt(self, call: HttpCall) -> httpx.Response:
         if self._limiter is not None:
