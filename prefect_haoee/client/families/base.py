@@ -9,6 +9,7 @@ in :mod:`.reading`; both are re-exported here for older imports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -138,6 +139,12 @@ class FamilyAdapter:
     submit_path: ClassVar[str] = ""
     poll_path: ClassVar[str] = ""
     id_keys: ClassVar[tuple[str, ...]] = ("task_id",)
+    statuses: ClassVar[Mapping[str, JobStatus]] = {}
+    status_keys: ClassVar[tuple[str, ...]] = ("status",)
+    reason_keys: ClassVar[tuple[str, ...]] = ()
+    no_status: ClassVar[str] = "the answer has no status"
+    done_progress: ClassVar[float | None] = 1.0
+    """The progress of a succeeded job (None: as the gateway says)."""
 
     def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
         if not isinstance(request, self.request_types):
@@ -154,6 +161,48 @@ class FamilyAdapter:
         return HttpCall(self.family, "poll", "GET", path)
 
     def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
+        """One poll answer as a :class:`JobState`: the template every family fills with
+        its hooks (where the task object is, how it names failures and files)."""
+        task = self.task_object(payload)
+        raw = first_present(task, *self.status_keys)
+        if raw is None:
+            raise TransportError(self.no_status)
+        status = normalise_status(raw, self.statuses)
+        progress = self.progress_of(task)
+        if status == "failed":
+            code, message = self.failure_of(task)
+            return self.failed_state(
+                handle, raw_status=str(raw), code=code, message=message, progress=progress
+            )
+        fields = self.details_of(task)
+        if status == "succeeded":
+            fields.update(self.files_of(task, handle, base_url))
+            if self.done_progress is not None:
+                progress = self.done_progress
+        return self.state(handle, status, raw, progress=progress, **fields)
+
+    def task_object(self, payload: Any) -> Any:
+        """The object holding the status: a gateway envelope's ``data``, else the answer."""
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if isinstance(data, dict) and first_present(data, *self.status_keys) is not None:
+            return data
+        return payload
+
+    def progress_of(self, task: Any) -> float | None:
+        return parse_progress(first_present(task, "progress"))
+
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
+        """(code, message) of a failed task: ``reason_keys`` first, then ``error``."""
+        error = task.get("error") if isinstance(task, dict) else None
+        error = error if isinstance(error, dict) else {}
+        return error.get("code"), first_present(task, *self.reason_keys) or error.get("message")
+
+    def details_of(self, task: Any) -> dict[str, Any]:
+        """State fields of any running or succeeded poll (family extras)."""
+        return {}
+
+    def files_of(self, task: Any, handle: JobHandle, base_url: str) -> dict[str, Any]:
+        """State fields of a succeeded poll: ``file_urls`` (or ``file_ids``), extras."""
         raise NotImplementedError
 
     def file_call(self, handle: JobHandle, file_id: str) -> HttpCall:

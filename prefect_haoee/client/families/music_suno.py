@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
 from prefect_haoee.client.registry import ModelFamily, register
@@ -121,55 +120,43 @@ class SunoAdapter(fam.FamilyAdapter):
     family: ClassVar[fam.FamilyName] = "suno"
     kind: ClassVar[fam.MediaKind] = "music"
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the suno answer has no task status"
     request_types = (SunoInspirationRequest, SunoCustomRequest)
     submit_path = SUBMIT_PATH
     poll_path = FETCH_PATH
     id_keys = ("task_id", "id")
 
-    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
-        task = _task_object(payload)
-        if task is None:
-            raise TransportError("the suno answer has no task status")
-        raw = task.get("status")
-        status = fam.normalise_status(raw, STATUSES)
-        progress = fam.parse_progress(fam.first_present(task, "progress"))
+    def task_object(self, payload: Any) -> Any:
+        return _task_object(payload)
+
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
         clips = _clips(task)
-        if status == "failed":
-            meta = next(
-                (c.get("metadata") for c in clips if isinstance(c.get("metadata"), dict)), None
-            )
-            code = meta.get("error_type") if isinstance(meta, dict) else None
-            message = fam.first_present(task, "fail_reason") or (
-                meta.get("error_message") if isinstance(meta, dict) else None
-            )
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
+        meta: dict[str, Any] = next(
+            (c["metadata"] for c in clips if isinstance(c.get("metadata"), dict)), {}
+        )
+        return meta.get("error_type"), fam.first_present(task, "fail_reason") or meta.get(
+            "error_message"
+        )
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
         urls: list[str] = []
         described: list[dict[str, Any]] = []
-        if status == "succeeded":
-            for clip in clips:
-                url = clip.get("audio_url")
-                if not isinstance(url, str) or not url or clip.get("status") == "error":
-                    continue
-                urls.append(url)
-                meta = clip.get("metadata") if isinstance(clip.get("metadata"), dict) else {}
-                described.append(
-                    {
-                        "id": clip.get("id"),
-                        "title": clip.get("title"),
-                        "duration": (meta or {}).get("duration"),
-                        "image_url": clip.get("image_url"),
-                    }
-                )
-        return self.state(
-            handle,
-            status,
-            raw,
-            file_urls=urls,
-            progress=1.0 if status == "succeeded" else progress,
-            extras={"clips": described} if described else {},
-        )
+        for clip in _clips(task):
+            url = clip.get("audio_url")
+            if not isinstance(url, str) or not url or clip.get("status") == "error":
+                continue
+            urls.append(url)
+            meta = clip.get("metadata") if isinstance(clip.get("metadata"), dict) else {}
+            described.append(
+                {
+                    "id": clip.get("id"),
+                    "title": clip.get("title"),
+                    "duration": (meta or {}).get("duration"),
+                    "image_url": clip.get("image_url"),
+                }
+            )
+        return {"file_urls": urls, "extras": {"clips": described} if described else {}}
 
 
 ADAPTER = SunoAdapter()

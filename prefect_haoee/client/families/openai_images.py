@@ -344,6 +344,10 @@ class OpenAIImagesAdapter(fam.FamilyAdapter):
     family: ClassVar[fam.FamilyName] = "openai_images"
     kind: ClassVar[fam.MediaKind] = "image"
     errors = ERRORS
+    statuses = STATUSES
+    status_keys = ("status", "task_status", "state")
+    reason_keys = ("fail_reason", "message")
+    no_status = "the image task answer has no status"
     request_types = (ImageGenerationRequest, ImageEditRequest)
     supports_webhook = True
     poll_path = TASK_PATH
@@ -360,39 +364,13 @@ class OpenAIImagesAdapter(fam.FamilyAdapter):
             params += (("webhook", webhook),)
         return _call(request, "submit", params)
 
-    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
-        task = payload
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if isinstance(data, dict) and fam.first_present(data, "status", "task_status", "state"):
-            task = data
-        raw = fam.first_present(task, "status", "task_status", "state")
-        if raw is None:
-            raise TransportError("the image task answer has no status")
-        status = fam.normalise_status(raw, STATUSES)
-        progress = fam.parse_progress(fam.first_present(task, "progress"))
-        if status == "failed":
-            error = task.get("error") if isinstance(task, dict) else None
-            code = error.get("code") if isinstance(error, dict) else None
-            message = fam.first_present(task, "fail_reason", "message") or (
-                error.get("message") if isinstance(error, dict) else None
-            )
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
-        urls: list[str] = []
-        if status == "succeeded":
-            urls = fam.collect_strings(
-                task,
-                frozenset({"url", "image_url", "b64_json"}),
-                list_keys=frozenset({"urls", "image_urls"}),
-            )
-        return self.state(
-            handle,
-            status,
-            raw,
-            file_urls=urls,
-            progress=1.0 if status == "succeeded" else progress,
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
+        urls = fam.collect_strings(
+            task,
+            frozenset({"url", "image_url", "b64_json"}),
+            list_keys=frozenset({"urls", "image_urls"}),
         )
+        return {"file_urls": urls}
 
 
 ADAPTER = OpenAIImagesAdapter()

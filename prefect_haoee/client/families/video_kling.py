@@ -32,7 +32,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage
@@ -146,6 +145,9 @@ class KlingAdapter(fam.FamilyAdapter):
     family: ClassVar[fam.FamilyName] = "kling"
     kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
+    statuses = STATUSES
+    status_keys = ("task_status",)
+    no_status = "the Kling answer has no data.task_status"
     request_types = (KlingText2VideoRequest, KlingImage2VideoRequest)
     submit_path = SUBMIT_PATH
 
@@ -160,32 +162,24 @@ class KlingAdapter(fam.FamilyAdapter):
         path = QUERY_PATH.format(variant=variant, task_id=handle.job_id)
         return fam.HttpCall("kling", "poll", "GET", path)
 
-    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
-        task = _task_object(payload)
-        if task is None:
-            raise TransportError("the Kling answer has no data.task_status")
-        raw = task.get("task_status")
-        status = fam.normalise_status(raw, STATUSES)
-        if status == "failed":
-            return self.failed_state(
-                handle, raw_status=str(raw), code=None, message=task.get("task_status_msg")
-            )
+    def task_object(self, payload: Any) -> Any:
+        return _task_object(payload)
+
+    def progress_of(self, task: Any) -> float | None:
+        return None
+
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
+        return None, task.get("task_status_msg")
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
         urls: list[str] = []
         durations: list[Any] = []
-        if status == "succeeded":
-            videos = fam.first_present(task.get("task_result"), "videos")
-            for video in videos if isinstance(videos, list) else []:
-                if isinstance(video, dict) and isinstance(video.get("url"), str) and video["url"]:
-                    urls.append(video["url"])
-                    durations.append(video.get("duration"))
-        return self.state(
-            handle,
-            status,
-            raw,
-            file_urls=urls,
-            progress=1.0 if status == "succeeded" else None,
-            extras={"durations": durations} if durations else {},
-        )
+        videos = fam.first_present(task.get("task_result"), "videos")
+        for video in videos if isinstance(videos, list) else []:
+            if isinstance(video, dict) and isinstance(video.get("url"), str) and video["url"]:
+                urls.append(video["url"])
+                durations.append(video.get("duration"))
+        return {"file_urls": urls, "extras": {"durations": durations} if durations else {}}
 
 
 ADAPTER = KlingAdapter()

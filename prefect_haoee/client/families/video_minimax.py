@@ -112,6 +112,8 @@ class MinimaxAdapter(fam.FamilyAdapter):
     family: ClassVar[fam.FamilyName] = "minimax"
     kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the MiniMax answer has no status"
     request_types = (MinimaxVideoRequest,)
     submit_path = SUBMIT_PATH
 
@@ -120,43 +122,21 @@ class MinimaxAdapter(fam.FamilyAdapter):
             "minimax", "poll", "GET", QUERY_PATH, params=(("task_id", handle.job_id),)
         )
 
-    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
-        task = payload
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if isinstance(data, dict) and "status" in data:
-            task = data  # gateway envelope [3P]
-        raw = fam.first_present(task, "status")
-        if raw is None:
-            raise TransportError("the MiniMax answer has no status")
-        status = fam.normalise_status(raw, STATUSES)
-        progress = fam.parse_progress(fam.first_present(task, "progress"))
-        if status == "failed":
-            base = task.get("base_resp") if isinstance(task, dict) else None
-            code = base.get("status_code") if isinstance(base, dict) else None
-            message = fam.first_present(task, "fail_reason") or (
-                base.get("status_msg") if isinstance(base, dict) else None
-            )
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
-        urls: list[str] = []
-        file_ids: list[str] = []
-        if status == "succeeded":
-            urls = fam.collect_strings(task, frozenset({"download_url", "video_url"}))
-            if not urls:
-                file_ids = [
-                    str(v)
-                    for v in _file_ids(task)
-                    if isinstance(v, (str, int)) and not isinstance(v, bool)
-                ]
-        return self.state(
-            handle,
-            status,
-            raw,
-            file_urls=urls,
-            file_ids=file_ids,
-            progress=1.0 if status == "succeeded" else progress,
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
+        base = task.get("base_resp") if isinstance(task, dict) else None
+        base = base if isinstance(base, dict) else {}
+        return base.get("status_code"), fam.first_present(task, "fail_reason") or base.get(
+            "status_msg"
         )
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
+        urls = fam.collect_strings(task, frozenset({"download_url", "video_url"}))
+        if urls:
+            return {"file_urls": urls}
+        ids = [
+            str(v) for v in _file_ids(task) if isinstance(v, (str, int)) and not isinstance(v, bool)
+        ]
+        return {"file_ids": ids}
 
     def file_call(self, handle: fam.JobHandle, file_id: str) -> fam.HttpCall:
         return fam.HttpCall("minimax", "file", "GET", FILE_PATH, params=(("file_id", file_id),))

@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
@@ -110,51 +109,28 @@ class SoraAdapter(fam.FamilyAdapter):
     family: ClassVar[fam.FamilyName] = "sora"
     kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the video answer has no status"
+    done_progress = None
     request_types = (SoraVideoRequest,)
     submit_path = CREATE_PATH
     poll_path = GET_PATH
     id_keys = ("id", "task_id")
 
-    def parse_poll(self, payload: Any, handle: fam.JobHandle, base_url: str) -> fam.JobState:
-        video = payload
-        data = fam.unwrap(payload, "data")
-        if isinstance(data, dict) and "status" in data:
-            video = data  # a gateway envelope around the video object
-        raw = fam.first_present(video, "status")
-        if raw is None:
-            raise TransportError("the video answer has no status")
-        status = fam.normalise_status(raw, STATUSES)
-        progress_raw = fam.first_present(video, "progress")
-        progress = (
-            max(0.0, min(1.0, float(progress_raw) / 100))
-            if isinstance(progress_raw, (int, float)) and not isinstance(progress_raw, bool)
-            else None
-        )
-        extras = {k: video[k] for k in ("seconds", "size", "model") if k in video}
-        if status == "failed":
-            error = video.get("error")
-            code = error.get("code") if isinstance(error, dict) else None
-            message = error.get("message") if isinstance(error, dict) else None
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
-        urls: list[str] = []
-        if status == "succeeded":
-            direct = fam.first_present(video, "video_url", "url") or fam.unwrap(
-                video, "output", "url"
-            )
-            if isinstance(direct, str):
-                urls = [direct]
-            else:
-                urls = [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]
-        return self.state(
-            handle,
-            status,
-            raw,
-            file_urls=urls,
-            progress=progress,
-            extras=extras,
-        )
+    def progress_of(self, task: Any) -> float | None:
+        value = fam.first_present(task, "progress")  # 0..100
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return max(0.0, min(1.0, float(value) / 100))
+        return None
+
+    def details_of(self, task: Any) -> dict[str, Any]:
+        return {"extras": {k: task[k] for k in ("seconds", "size", "model") if k in task}}
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
+        direct = fam.first_present(task, "video_url", "url") or fam.unwrap(task, "output", "url")
+        if isinstance(direct, str):
+            return {"file_urls": [direct]}
+        return {"file_urls": [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]}
 
 
 ADAPTER = SoraAdapter()
