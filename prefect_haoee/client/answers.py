@@ -125,6 +125,25 @@ class ErrorTable:
         lowered = (message or "").lower()
         return any(word in lowered for word in self.moderation_words)
 
+    def extended(
+        self,
+        *,
+        rate_limit: Iterable[Any] = (),
+        moderation: Iterable[Any] = (),
+        auth: Iterable[Any] = (),
+        server: Iterable[Any] = (),
+        not_found: Iterable[Any] = (),
+    ) -> ErrorTable:
+        """This table plus a family's own codes."""
+        return ErrorTable(
+            rate_limit=self.rate_limit | _lower(rate_limit),
+            moderation=self.moderation | _lower(moderation),
+            auth=self.auth | _lower(auth),
+            server=self.server | _lower(server),
+            not_found=self.not_found | _lower(not_found),
+            moderation_words=self.moderation_words,
+        )
+
 
 def _lower(values: Iterable[Any]) -> frozenset[str]:
     return frozenset(str(v).lower() for v in values)
@@ -146,6 +165,24 @@ def error_table(
         not_found=_lower(not_found),
     )
 
+
+COMMON_ERRORS = error_table(
+    rate_limit={"rate_limit_exceeded", "too_many_requests"},
+    moderation={"content_policy_violation"},
+    auth={"invalid_api_key", "unauthorized"},
+    server={"server_error", "internal_error"},
+    not_found={"task_not_found", "task_not_exist", "not_found"},
+)
+"""Codes every family's gateway route answers alike (GUESS: OpenAI-style names); a family
+adds its own with :meth:`ErrorTable.extended`."""
+
+OPENAI_STYLE_ERRORS = COMMON_ERRORS.extended(
+    rate_limit={"concurrency_limit_exceeded"},
+    moderation={"moderation_blocked", "content_filter", "sensitive_words_detected"},
+    auth={"authentication_error"},
+    server={"upstream_error"},
+)
+"""OpenAI-style routes (images, sora)."""
 
 GATEWAY_CODE_RANGE = range(50000, 70000)
 """Haoee's own numeric codes (volcengine-visual.md §6): mapped by ``error_for`` as they are."""

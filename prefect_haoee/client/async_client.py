@@ -20,7 +20,6 @@ from prefect_haoee.client.download import (
     adownload_image,
     new_async_download_client,
 )
-from prefect_haoee.client.errors import HaoeeError
 from prefect_haoee.client.flow import Driver, Flow, Pause, T, awaitable
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, adownload_media
 from prefect_haoee.client.ratelimit import AsyncLimiter, RateLimiter
@@ -103,10 +102,8 @@ class AsyncHaoeeClient(ClientBase):
 
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        try:
+        with self._scrubbing():
             return await adownload_image(source, client=self._files, max_bytes=max_bytes)
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None
 
     async def download_media(
         self,
@@ -116,9 +113,7 @@ class AsyncHaoeeClient(ClientBase):
         max_bytes: int | None = None,
     ) -> DownloadedMedia:
         """Stream a video/audio file into ``sink`` (capped, content-type and magic checked)."""
-        try:
+        with self._scrubbing():
             return await adownload_media(
                 url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
             )
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -151,6 +152,14 @@ class ClientBase:
             )
             error.paid_sends = 1
             raise self._scrubbed(error) from None
+
+    @contextmanager
+    def _scrubbing(self) -> Iterator[None]:
+        """Errors of the block scrubbed: a download error may quote a URL or header."""
+        try:
+            yield
+        except HaoeeError as exc:
+            raise self._scrubbed(exc) from None
 
     def _gateway_headers(self, url: str) -> dict[str, str] | None:
         """The key, for a file served by the gateway itself (sora content); None elsewhere."""

@@ -20,7 +20,6 @@ from prefect_haoee.client.download import (
     download_image,
     new_download_client,
 )
-from prefect_haoee.client.errors import HaoeeError
 from prefect_haoee.client.flow import Driver, Flow, Pause, T, blocking
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, download_media
 from prefect_haoee.client.ratelimit import RateLimiter
@@ -104,10 +103,8 @@ class HaoeeClient(ClientBase):
 
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        try:
+        with self._scrubbing():
             return download_image(source, client=self._files, max_bytes=max_bytes)
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None
 
     def download_media(
         self,
@@ -120,9 +117,7 @@ class HaoeeClient(ClientBase):
 
         The key is sent only to the gateway's own origin (sora's ``/content`` link).
         """
-        try:
+        with self._scrubbing():
             return download_media(
                 url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
             )
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None

@@ -49,6 +49,20 @@ class FamilyRequest(BaseModel):
         return {}
 
     @classmethod
+    def one_reference(
+        cls, images: Sequence[WireImage], name: str, *, data_url: bool = False
+    ) -> dict[str, Any]:
+        """At most one image, in field ``name``: an https URL as it is, a file inline (raw
+        base64, or a data URL)."""
+        cls.check_reference_count(images)
+        if not images:
+            return {}
+        image = images[0]
+        if image.base64 is None:
+            return {name: image.url}
+        return {name: image.data_url if data_url else image.base64}
+
+    @classmethod
     def check_reference_count(cls, images: Sequence[WireImage]) -> None:
         if len(images) > cls.max_references:
             raise ValueError(

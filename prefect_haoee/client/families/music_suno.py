@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
 from prefect_haoee.client.registry import ModelFamily, register
@@ -43,12 +44,10 @@ MV_PATTERN = r"^chirp-[a-z0-9.-]+$"
 
 STATUSES = dict(GATEWAY_TASK_STATUSES)
 
-ERRORS = fam.error_table(
-    rate_limit={"rate_limit", "rate_limit_exceeded", "too_many_requests"},
-    moderation={"sensitive", "content_policy_violation", "moderation"},
-    auth={"invalid_api_key", "unauthorized"},
-    server={"server_error", "internal_error", "upstream_error", "fail_to_fetch_task"},
-    not_found={"task_not_exist", "task_not_found", "not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={"rate_limit"},
+    moderation={"sensitive", "moderation"},
+    server={"upstream_error", "fail_to_fetch_task"},
 )
 
 

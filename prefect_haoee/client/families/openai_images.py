@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prefect_haoee.client.answers import OPENAI_STYLE_ERRORS
 from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
@@ -72,18 +73,8 @@ _WXH = re.compile(r"^([1-9]\d{1,4})x([1-9]\d{1,4})$")
 STATUSES = dict(GATEWAY_TASK_STATUSES)
 
 # GUESS: OpenAI-style error codes.
-ERRORS = fam.error_table(
-    rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
-    moderation={
-        "content_policy_violation",
-        "moderation_blocked",
-        "content_filter",
-        "sensitive_words_detected",
-        "prompt_blocked",
-    },
-    auth={"invalid_api_key", "unauthorized", "authentication_error"},
-    server={"server_error", "internal_error", "upstream_error", "bad_response_status_code"},
-    not_found={"task_not_found", "task_not_exist", "not_found"},
+ERRORS = OPENAI_STYLE_ERRORS.extended(
+    moderation={"prompt_blocked"}, server={"bad_response_status_code"}
 )
 
 

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage
@@ -47,12 +48,12 @@ STATUSES: dict[str, fam.JobStatus] = {
     "failed": "failed",
 }
 
-ERRORS = fam.error_table(
-    rate_limit={1302, 1303, "rate_limit_exceeded", "too_many_requests"},
-    moderation={1300, 1301, "content_policy_violation"},
-    auth={1000, 1001, 1002, 1003, 1004, "invalid_api_key", "unauthorized"},
-    server={5000, 5001, 5002, "server_error", "internal_error"},
-    not_found={1203, "task_not_found", "task_not_exist", "not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={1302, 1303},
+    moderation={1300, 1301},
+    auth={1000, 1001, 1002, 1003, 1004},
+    server={5000, 5001, 5002},
+    not_found={1203},
 )
 
 

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
@@ -55,12 +56,12 @@ STATUSES: dict[str, fam.JobStatus] = {
     "Fail": "failed",
 }
 
-ERRORS = fam.error_table(
-    rate_limit={1002, 1039, "rate_limit", "rate_limit_exceeded", "too_many_requests"},
-    moderation={1026, 1027, "sensitive", "content_policy_violation"},
-    auth={1004, "invalid_api_key", "unauthorized"},
-    server={1000, 1001, 1013, "server_error", "internal_error", "upstream_error"},
-    not_found={"task_not_exist", "task_not_found", "not_found", "file_not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={1002, 1039, "rate_limit"},
+    moderation={1026, 1027, "sensitive"},
+    auth={1004},
+    server={1000, 1001, 1013, "upstream_error"},
+    not_found={"file_not_found"},
 )
 
 
@@ -81,11 +82,7 @@ class MinimaxVideoRequest(fam.FamilyRequest):
     @classmethod
     def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
         """The first frame: an https URL as it is, a file as a data URL (upstream's form)."""
-        cls.check_reference_count(images)
-        if not images:
-            return {}
-        image = images[0]
-        return {"first_frame_image": image.data_url if image.base64 is not None else image.url}
+        return cls.one_reference(images, "first_frame_image", data_url=True)
 
     duration: Literal[6, 10] = 6
     resolution: Literal["768P", "1080P"] = "768P"

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from prefect_haoee.client.answers import OPENAI_STYLE_ERRORS
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
@@ -51,18 +52,10 @@ STATUSES: dict[str, fam.JobStatus] = {
 }
 
 # GUESS: OpenAI-style error codes.
-ERRORS = fam.error_table(
-    rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
-    moderation={
-        "content_policy_violation",
-        "moderation_blocked",
-        "input_moderation",
-        "content_filter",
-        "sensitive_words_detected",
-    },
-    auth={"invalid_api_key", "unauthorized", "authentication_error"},
-    server={"server_error", "internal_error", "upstream_error", "video_generation_failed"},
-    not_found={"video_not_found", "not_found", "task_not_found", "task_not_exist"},
+ERRORS = OPENAI_STYLE_ERRORS.extended(
+    moderation={"input_moderation"},
+    server={"video_generation_failed"},
+    not_found={"video_not_found"},
 )
 
 
@@ -85,11 +78,7 @@ class SoraVideoRequest(fam.FamilyRequest):
     @classmethod
     def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
         """One first-frame image: an https URL as it is, a file as raw base64."""
-        cls.check_reference_count(images)
-        if not images:
-            return {}
-        image = images[0]
-        return {"input_reference": image.base64 if image.base64 is not None else image.url}
+        return cls.one_reference(images, "input_reference")
 
     @field_validator("seconds", mode="before")
     @classmethod
