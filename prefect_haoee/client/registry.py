@@ -60,6 +60,8 @@ class ModelFamily:
     price: float | Callable[[str], float | None] | None = None
     example: str | None = None
     rank: int = 100
+    adapter: object = None
+    """The family's call builder and answer reader (a ``FamilyAdapter``; None for visual)."""
     """Order of this family in listings (``examples``)."""
 
     def match(self, name: str) -> ModelInfo | None:
@@ -86,6 +88,15 @@ def families() -> list[ModelFamily]:
     """Every registered family, in listing order (the adapters imported first)."""
     _load_adapters()
     return sorted(_FAMILIES.values(), key=lambda f: f.rank)
+
+
+def family_named(name: str) -> ModelFamily:
+    """The registered family ``name`` (``ValueError`` when no adapter declares it)."""
+    _load_adapters()
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}") from None
 
 
 def resolve_model(name: str) -> ModelInfo | None:

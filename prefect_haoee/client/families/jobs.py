@@ -7,7 +7,7 @@ Shared by the sync and async clients (``submit_job``/``get_job``/``wait_job``/
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import httpx
 
@@ -15,30 +15,23 @@ from prefect_haoee.client.calls import HttpCall
 from prefect_haoee.client.errors import ContentRejectedError, TaskFailedError, TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.music_suno import (
-    ADAPTER as SUNO,
-)
-from prefect_haoee.client.families.music_suno import (
     SunoCustomRequest,
     SunoInspirationRequest,
 )
-from prefect_haoee.client.families.openai_images import (
-    ADAPTER as OPENAI_IMAGES,
-)
+from prefect_haoee.client.families.openai_images import ADAPTER as OPENAI_IMAGES
 from prefect_haoee.client.families.openai_images import (
     ImageEditRequest,
     ImageGenerationRequest,
     images_from_answer,
 )
-from prefect_haoee.client.families.video_kling import ADAPTER as KLING
 from prefect_haoee.client.families.video_kling import (
     KlingImage2VideoRequest,
     KlingText2VideoRequest,
 )
-from prefect_haoee.client.families.video_minimax import ADAPTER as MINIMAX
 from prefect_haoee.client.families.video_minimax import MinimaxVideoRequest
-from prefect_haoee.client.families.video_sora import ADAPTER as SORA
 from prefect_haoee.client.families.video_sora import SoraVideoRequest
 from prefect_haoee.client.redact import Scrubber
+from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.responses import GeneratedImages
 
 JobRequest = (
@@ -56,10 +49,6 @@ JobRequest = (
 ImagesRequest = ImageGenerationRequest | ImageEditRequest
 """What ``generate_images`` takes."""
 
-ADAPTERS: dict[fam.FamilyName, fam.FamilyAdapter] = {
-    a.family: a for a in (OPENAI_IMAGES, SORA, MINIMAX, KLING, SUNO)
-}
-
 MediaType = Literal["video", "audio"]
 MEDIA_OF_KIND: dict[fam.MediaKind, MediaType | None] = {
     "image": None,
@@ -69,11 +58,12 @@ MEDIA_OF_KIND: dict[fam.MediaKind, MediaType | None] = {
 """The ``download_media`` kind of a job's files (images go through ``download``)."""
 
 
-def adapter_named(family: fam.FamilyName) -> fam.FamilyAdapter:
-    try:
-        return ADAPTERS[family]
-    except KeyError:
-        raise ValueError(f"unknown family {family!r}") from None
+def adapter_named(family: str) -> fam.FamilyAdapter:
+    """The adapter the registry holds for ``family`` (``ValueError`` if none)."""
+    adapter = family_named(family).adapter
+    if not isinstance(adapter, fam.FamilyAdapter):
+        raise ValueError(f"the {family} family has no job adapter")
+    return adapter
 
 
 def adapter_for(request: fam.FamilyRequest) -> fam.FamilyAdapter:
@@ -130,7 +120,7 @@ def needs_file_lookup(state: fam.JobState) -> bool:
 
 def read_payload(response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Any:
     """The JSON of a family answer, or raise the mapped error (the family's reader)."""
-    return adapter_named(cast(fam.FamilyName, call.family)).read_answer(response, call, scrub)
+    return adapter_named(call.family).read_answer(response, call, scrub)
 
 
 def raise_for_job(state: fam.JobState) -> fam.JobState:

@@ -167,6 +167,7 @@ MODELS = register(
         price=0.50,
         example="chirp-v4",
         rank=4,
+        adapter=ADAPTER,
     )
 )
 

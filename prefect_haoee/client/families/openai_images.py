@@ -378,6 +378,7 @@ MODELS = register(
         price=0.30,
         example="nano-banana",
         rank=5,
+        adapter=ADAPTER,
     )
 )
 

@@ -186,7 +186,13 @@ class KlingAdapter(fam.FamilyAdapter):
 ADAPTER = KlingAdapter()
 MODELS = register(
     ModelFamily(
-        "kling", "video", patterns=(r"^kling[\w.-]*$",), price=2.00, example="kling-v2-6", rank=3
+        "kling",
+        "video",
+        patterns=(r"^kling[\w.-]*$",),
+        price=2.00,
+        example="kling-v2-6",
+        rank=3,
+        adapter=ADAPTER,
     )
 )
 

@@ -171,6 +171,7 @@ MODELS = register(
         price=2.00,
         example="MiniMax-Hailuo-2.3-Fast",
         rank=2,
+        adapter=ADAPTER,
     )
 )
 

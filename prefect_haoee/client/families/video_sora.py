@@ -131,6 +131,7 @@ MODELS = register(
         price=2.00,
         example="sora-2",
         rank=1,
+        adapter=ADAPTER,
     )
 )
 
