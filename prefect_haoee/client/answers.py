@@ -149,21 +149,10 @@ def _lower(values: Iterable[Any]) -> frozenset[str]:
     return frozenset(str(v).lower() for v in values)
 
 
-def error_table(
-    *,
-    rate_limit: Iterable[Any] = (),
-    moderation: Iterable[Any] = (),
-    auth: Iterable[Any] = (),
-    server: Iterable[Any] = (),
-    not_found: Iterable[Any] = (),
-) -> ErrorTable:
-    return ErrorTable(
-        rate_limit=_lower(rate_limit),
-        moderation=_lower(moderation),
-        auth=_lower(auth),
-        server=_lower(server),
-        not_found=_lower(not_found),
-    )
+def error_table(**codes: Iterable[Any]) -> ErrorTable:
+    """A family's table from its codes by class (``rate_limit=``, ``moderation=``, ``auth=``,
+    ``server=``, ``not_found=``)."""
+    return ErrorTable().extended(**codes)
 
 
 COMMON_ERRORS = error_table(

@@ -29,6 +29,7 @@ from prefect_haoee.client.answers import (
     read_json,
 )
 from prefect_haoee.client.calls import HttpCall, Purpose
+from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.errors import HaoeeError, RateLimitedError, TransportError
 from prefect_haoee.client.families.identity import (
     FamilyName,
@@ -48,6 +49,7 @@ from prefect_haoee.client.families.reading import (
     unwrap,
 )
 from prefect_haoee.client.redact import Scrubber
+from prefect_haoee.client.registry import ModelFamily, register
 
 __all__ = [
     "COMMON_STATUSES",
@@ -136,6 +138,13 @@ class FamilyAdapter:
     errors: ClassVar[ErrorTable] = ErrorTable()
     request_types: ClassVar[tuple[type[FamilyRequest], ...]] = ()
     supports_webhook: ClassVar[bool] = False
+    model_patterns: ClassVar[tuple[str, ...]] = ()
+    """Model names this family serves (case-insensitive regexes; see the registry)."""
+    modes: ClassVar[tuple[Mode, ...]] = ("async",)
+    price: ClassVar[float | None] = None
+    """Guessed price of one request (CNY), for budgets; campaigns may override it."""
+    example: ClassVar[str | None] = None
+    rank: ClassVar[int] = 100
     submit_path: ClassVar[str] = ""
     poll_path: ClassVar[str] = ""
     id_keys: ClassVar[tuple[str, ...]] = ("task_id",)
@@ -145,6 +154,27 @@ class FamilyAdapter:
     no_status: ClassVar[str] = "the answer has no status"
     done_progress: ClassVar[float | None] = 1.0
     """The progress of a succeeded job (None: as the gateway says)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.request_types:  # the requests name their family and kind
+            cls.family = cls.request_types[0].family
+            cls.kind = cls.request_types[0].kind
+
+    def __init__(self) -> None:
+        """Declare this family's models in the registry (one adapter instance a family)."""
+        register(
+            ModelFamily(
+                self.family,
+                self.kind,
+                self.modes,
+                self.model_patterns,
+                price=self.price,
+                example=self.example,
+                rank=self.rank,
+                adapter=self,
+            )
+        )
 
     def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
         if not isinstance(request, self.request_types):

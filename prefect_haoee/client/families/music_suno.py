@@ -35,7 +35,6 @@ from pydantic import Field, model_validator
 from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
-from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import field_error
 
 SUBMIT_PATH = "/suno/submit/music"  # [3P]
@@ -116,8 +115,6 @@ def _clips(task: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class SunoAdapter(fam.FamilyAdapter):
-    family: ClassVar[fam.FamilyName] = "suno"
-    kind: ClassVar[fam.MediaKind] = "music"
     errors = ERRORS
     statuses = STATUSES
     no_status = "the suno answer has no task status"
@@ -125,6 +122,10 @@ class SunoAdapter(fam.FamilyAdapter):
     submit_path = SUBMIT_PATH
     poll_path = FETCH_PATH
     id_keys = ("task_id", "id")
+    model_patterns = (r"^(chirp|suno)[\w.-]*$",)
+    price = 0.50
+    example = "chirp-v4"
+    rank = 4
 
     def task_object(self, payload: Any) -> Any:
         return _task_object(payload)
@@ -159,17 +160,6 @@ class SunoAdapter(fam.FamilyAdapter):
 
 
 ADAPTER = SunoAdapter()
-MODELS = register(
-    ModelFamily(
-        "suno",
-        "music",
-        patterns=(r"^(chirp|suno)[\w.-]*$",),
-        price=0.50,
-        example="chirp-v4",
-        rank=4,
-        adapter=ADAPTER,
-    )
-)
 
 __all__ = [
     "ADAPTER",

@@ -50,7 +50,6 @@ from prefect_haoee.client.answers import OPENAI_STYLE_ERRORS
 from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
-from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
 from prefect_haoee.client.responses import GeneratedImages
 
@@ -332,8 +331,6 @@ def images_from_answer(payload: Any, request_id: str | None = None) -> Generated
 
 
 class OpenAIImagesAdapter(fam.FamilyAdapter):
-    family: ClassVar[fam.FamilyName] = "openai_images"
-    kind: ClassVar[fam.MediaKind] = "image"
     errors = ERRORS
     statuses = STATUSES
     status_keys = ("status", "task_status", "state")
@@ -343,6 +340,15 @@ class OpenAIImagesAdapter(fam.FamilyAdapter):
     supports_webhook = True
     poll_path = TASK_PATH
     id_keys = ("task_id", "id")
+    model_patterns = (
+        r"^sora_image$",
+        r"^(doubao-seedream|doubao-seededit|nano-banana|gpt-4o-image|gpt-image|"
+        r"qwen-image|flux|dall-e)[\w.-]*$",
+    )
+    modes = ("sync", "async")
+    price = 0.30
+    example = "nano-banana"
+    rank = 5
 
     def generate_call(self, request: fam.FamilyRequest) -> fam.HttpCall:
         return _call(request, "generate", ())
@@ -365,22 +371,6 @@ class OpenAIImagesAdapter(fam.FamilyAdapter):
 
 
 ADAPTER = OpenAIImagesAdapter()
-MODELS = register(
-    ModelFamily(
-        "openai_images",
-        "image",
-        modes=("sync", "async"),
-        patterns=(
-            r"^sora_image$",
-            r"^(doubao-seedream|doubao-seededit|nano-banana|gpt-4o-image|gpt-image|"
-            r"qwen-image|flux|dall-e)[\w.-]*$",
-        ),
-        price=0.30,
-        example="nano-banana",
-        rank=5,
-        adapter=ADAPTER,
-    )
-)
 
 __all__ = [
     "ADAPTER",

@@ -34,7 +34,6 @@ from pydantic import Field, field_validator
 
 from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.families import base as fam
-from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage
 
 SUBMIT_PATH = "/kling/v1/videos/{variant}"  # GUESS
@@ -143,14 +142,16 @@ def _task_object(payload: Any) -> Any:
 
 
 class KlingAdapter(fam.FamilyAdapter):
-    family: ClassVar[fam.FamilyName] = "kling"
-    kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
     statuses = STATUSES
     status_keys = ("task_status",)
     no_status = "the Kling answer has no data.task_status"
     request_types = (KlingText2VideoRequest, KlingImage2VideoRequest)
     submit_path = SUBMIT_PATH
+    model_patterns = (r"^kling[\w.-]*$",)
+    price = 2.00
+    example = "kling-v2-6"
+    rank = 3
 
     def parse_submit(self, payload: Any) -> str:
         task = _task_object(payload)
@@ -184,17 +185,6 @@ class KlingAdapter(fam.FamilyAdapter):
 
 
 ADAPTER = KlingAdapter()
-MODELS = register(
-    ModelFamily(
-        "kling",
-        "video",
-        patterns=(r"^kling[\w.-]*$",),
-        price=2.00,
-        example="kling-v2-6",
-        rank=3,
-        adapter=ADAPTER,
-    )
-)
 
 __all__ = [
     "ADAPTER",

@@ -40,7 +40,6 @@ from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.errors import TransportError
 from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
-from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
 
 SUBMIT_PATH = "/minimax/v1/video_generation"  # GUESS
@@ -106,13 +105,15 @@ class MinimaxVideoRequest(fam.FamilyRequest):
 
 
 class MinimaxAdapter(fam.FamilyAdapter):
-    family: ClassVar[fam.FamilyName] = "minimax"
-    kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
     statuses = STATUSES
     no_status = "the MiniMax answer has no status"
     request_types = (MinimaxVideoRequest,)
     submit_path = SUBMIT_PATH
+    model_patterns = (r"^(minimax|hailuo)[\w.-]*$",)
+    price = 2.00
+    example = "MiniMax-Hailuo-2.3-Fast"
+    rank = 2
 
     def poll_call(self, handle: fam.JobHandle) -> fam.HttpCall:
         return fam.HttpCall(
@@ -163,16 +164,5 @@ def _file_ids(task: Any) -> list[Any]:
 
 
 ADAPTER = MinimaxAdapter()
-MODELS = register(
-    ModelFamily(
-        "minimax",
-        "video",
-        patterns=(r"^(minimax|hailuo)[\w.-]*$",),
-        price=2.00,
-        example="MiniMax-Hailuo-2.3-Fast",
-        rank=2,
-        adapter=ADAPTER,
-    )
-)
 
 __all__ = ["ADAPTER", "ERRORS", "STATUSES", "MinimaxAdapter", "MinimaxVideoRequest"]

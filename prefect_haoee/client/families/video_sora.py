@@ -33,7 +33,6 @@ from pydantic import Field, field_validator, model_validator
 
 from prefect_haoee.client.answers import OPENAI_STYLE_ERRORS
 from prefect_haoee.client.families import base as fam
-from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.rules import WireImage, field_error
 
 CREATE_PATH = "/v1/videos"  # [3P]
@@ -95,8 +94,6 @@ class SoraVideoRequest(fam.FamilyRequest):
 
 
 class SoraAdapter(fam.FamilyAdapter):
-    family: ClassVar[fam.FamilyName] = "sora"
-    kind: ClassVar[fam.MediaKind] = "video"
     errors = ERRORS
     statuses = STATUSES
     no_status = "the video answer has no status"
@@ -105,6 +102,10 @@ class SoraAdapter(fam.FamilyAdapter):
     submit_path = CREATE_PATH
     poll_path = GET_PATH
     id_keys = ("id", "task_id")
+    model_patterns = (r"^sora(?!_image$)[\w.-]*$",)
+    price = 2.00
+    example = "sora-2"
+    rank = 1
 
     def progress_of(self, task: Any) -> float | None:
         value = fam.first_present(task, "progress")  # 0..100
@@ -123,16 +124,5 @@ class SoraAdapter(fam.FamilyAdapter):
 
 
 ADAPTER = SoraAdapter()
-MODELS = register(
-    ModelFamily(
-        "sora",
-        "video",
-        patterns=(r"^sora(?!_image$)[\w.-]*$",),
-        price=2.00,
-        example="sora-2",
-        rank=1,
-        adapter=ADAPTER,
-    )
-)
 
 __all__ = ["ADAPTER", "ERRORS", "STATUSES", "SoraAdapter", "SoraVideoRequest"]
