@@ -28,6 +28,7 @@ from prefect_haoee.client.families import jobs
 from prefect_haoee.client.families.base import FamilyRequest, JobHandle, JobState
 from prefect_haoee.client.flow import Flow, Pause, Send
 from prefect_haoee.client.redact import Scrubber, make_scrubber
+from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -170,9 +171,10 @@ class ClientBase:
 
     def _read(self, call: HttpCall, response: httpx.Response) -> Any:
         """The answer read by the adapter the call belongs to."""
-        if call.family == "visual":
-            return visual.parse_envelope(response, self._scrub)
-        return jobs.read_payload(response, call, self._scrub)
+        adapter = family_named(call.family).adapter
+        if adapter is None:
+            raise ValueError(f"the {call.family} family reads no answers")
+        return adapter.read_answer(response, call, self._scrub)
 
     # -- the one retry loop ---------------------------------------------------------------
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+import httpx
+
+from prefect_haoee.client.calls import HttpCall
 from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.redact import Scrubber
 
 Kind = Literal["image", "video", "music"]
 Family = Literal["visual", "openai_images", "sora", "minimax", "kling", "suno"]
@@ -41,6 +45,10 @@ class ModelInfo:
         return _FAMILIES[self.family].price_of(self.name)
 
 
+class AnswerReader(Protocol):
+    def read_answer(self, response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Any: ...
+
+
 class HasModes(Protocol):
     @property
     def modes(self) -> tuple[Mode, ...]: ...
@@ -60,8 +68,8 @@ class ModelFamily:
     price: float | Callable[[str], float | None] | None = None
     example: str | None = None
     rank: int = 100
-    adapter: object = None
-    """The family's call builder and answer reader (a ``FamilyAdapter``; None for visual)."""
+    adapter: AnswerReader | None = None
+    """The family's adapter: it reads the answers of the calls it builds."""
     """Order of this family in listings (``examples``)."""
 
     def match(self, name: str) -> ModelInfo | None:

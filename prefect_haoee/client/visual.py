@@ -42,16 +42,6 @@ PAID_ACTIONS: frozenset[str] = frozenset({"CVProcess", "CVSync2AsyncSubmitTask"}
 # accepts them at submit only in callback mode, and then as JSON strings (Jimeng 4.0/4.6).
 POLL_TIME_FIELDS = ("return_url", "logo_info")
 
-MODELS = register(
-    ModelFamily(
-        "visual",
-        "image",
-        names=CATALOG,
-        price=DEFAULT_PRICES.get,
-        rank=0,
-    )
-)
-
 
 def _call(action: str, purpose: Purpose, body: dict[str, Any], model_name: str) -> HttpCall:
     # GUESS (shared/api/README.md §2): the gateway's `ModelName` header takes the req_key.
@@ -217,3 +207,18 @@ def finished_images(result: TaskResult) -> GeneratedImages | None:
         gone.request_id = result.request_id
         raise gone
     return None
+
+
+class VisualAdapter:
+    """The visual API's answer reader, as the registry holds every family's."""
+
+    family = "visual"
+
+    def read_answer(self, response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Envelope:
+        return parse_envelope(response, scrub)
+
+
+ADAPTER = VisualAdapter()
+MODELS = register(
+    ModelFamily("visual", "image", names=CATALOG, price=DEFAULT_PRICES.get, rank=0, adapter=ADAPTER)
+)

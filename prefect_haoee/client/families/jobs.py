@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import httpx
-
 from prefect_haoee.client.calls import HttpCall
 from prefect_haoee.client.errors import ContentRejectedError, TaskFailedError, TransportError
 from prefect_haoee.client.families import base as fam
@@ -30,7 +28,6 @@ from prefect_haoee.client.families.video_kling import (
 )
 from prefect_haoee.client.families.video_minimax import MinimaxVideoRequest
 from prefect_haoee.client.families.video_sora import SoraVideoRequest
-from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.responses import GeneratedImages
 
@@ -116,11 +113,6 @@ def file_url(handle: fam.JobHandle, payload: Any) -> str:
 
 def needs_file_lookup(state: fam.JobState) -> bool:
     return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
-
-
-def read_payload(response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Any:
-    """The JSON of a family answer, or raise the mapped error (the family's reader)."""
-    return adapter_named(call.family).read_answer(response, call, scrub)
 
 
 def raise_for_job(state: fam.JobState) -> fam.JobState:
