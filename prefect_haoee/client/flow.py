@@ -10,6 +10,7 @@ clients only run them (``blocking`` / ``awaitable`` turn a flow into a method).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,9 +86,7 @@ def blocking(flow: Callable[Concatenate[Any, P], Flow[T]]) -> Callable[Concatena
     def method(self: Runner, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._run(flow(self, *args, **kwargs))
 
-    method.__doc__ = flow.__doc__
-    method.__name__ = flow.__name__.removeprefix("_flow_")
-    return method
+    return _named_like(method, flow)
 
 
 def awaitable(
@@ -98,6 +97,19 @@ def awaitable(
     async def method(self: AsyncRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._arun(flow(self, *args, **kwargs))
 
-    method.__doc__ = flow.__doc__
+    return _named_like(method, flow)
+
+
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _named_like(method: _M, flow: Callable[..., Any]) -> _M:
+    """``method`` with the flow's name (without ``_flow_``), docstring and parameters."""
     method.__name__ = flow.__name__.removeprefix("_flow_")
+    method.__qualname__ = flow.__qualname__.replace("._flow_", ".")
+    method.__doc__ = flow.__doc__
+    signature = inspect.signature(flow)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=inspect.Signature.empty
+    )
     return method
