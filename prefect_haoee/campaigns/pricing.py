@@ -23,45 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from prefect_haoee.client.registry import families, resolve_model
+from prefect_haoee.client.visual_prices import DEFAULT_PRICES
+
 CURRENCY = "CNY"
 PRICES_GUESSED = True
 
-_LEGACY = 0.14
-_GENERAL_2X = 0.20
-_JIMENG_3X = 0.25
-_JIMENG_4X_EDIT = 0.30
-_KEEPING = 0.35
-
-DEFAULT_PRICES: Mapping[str, float] = {
-    # general (通用)
-    "high_aes_ip_v20": _KEEPING,
-    "high_aes_general_v20_L": _GENERAL_2X,
-    "high_aes_general_v20": _GENERAL_2X,
-    "high_aes_general_v21_L": _GENERAL_2X,
-    "high_aes_general_v14": _LEGACY,
-    "high_aes_general_v30l_zt2i": _JIMENG_3X,
-    # jimeng (即梦)
-    "jimeng_high_aes_general_v21_L": _GENERAL_2X,
-    "jimeng_t2i_v30": _JIMENG_3X,
-    "jimeng_t2i_v31": _JIMENG_3X,
-    "jimeng_i2i_v30": _JIMENG_3X,
-    "jimeng_t2i_v40": _JIMENG_4X_EDIT,
-    "jimeng_seedream46_cvtob": _JIMENG_4X_EDIT,
-    "jimeng_image2image_dream_inpaint": _JIMENG_3X,
-    # edit
-    "byteedit_v2.0": _JIMENG_4X_EDIT,
-    "seededit_v3.0": _JIMENG_4X_EDIT,
-    "i2i_inpainting_edit": _GENERAL_2X,
-    "high_aes_scheduler_svr_controlnet_v2.0": _GENERAL_2X,
-    # legacy
-    "i2i_xl_sft": _LEGACY,
-    "t2i_xl_sft": _LEGACY,
-    "high_aes_i2i": _LEGACY,
-    "high_aes": _LEGACY,
-    # portrait (人像保持)
-    "img2img_anime_accelerated_maintain_id": _KEEPING,
-    "img2img_stable_accelerated_maintain_id_usage": _KEEPING,
-}
+__all__ = [
+    "CURRENCY",
+    "DEFAULT_PRICES",
+    "FAMILY_PRICES",
+    "PRICES_GUESSED",
+    "UnknownPriceError",
+    "is_guessed",
+    "price_for",
+]
 
 
 class UnknownPriceError(LookupError):
@@ -74,30 +50,23 @@ class UnknownPriceError(LookupError):
         )
 
 
-# Other families, per request, by model family (GUESSES, like the table above):
-# OpenAI-style images 0.30, video 2.00 (a few seconds of sora/MiniMax/Kling), music 0.50.
+# Other families, per request: each adapter's guess (openai_images 0.30, video 2.00, music
+# 0.50), declared next to its calls in ``prefect_haoee.client.families``.
 FAMILY_PRICES: Mapping[str, float] = {
-    "openai_images": 0.30,
-    "sora": 2.00,
-    "minimax": 2.00,
-    "kling": 2.00,
-    "suno": 0.50,
+    f.family: f.price for f in families() if isinstance(f.price, (int, float))
 }
 
 
 def price_for(req_key: str, overrides: Mapping[str, float] | None = None) -> float:
     """Price of one request of ``req_key`` (or another family's model) in CNY: the
-    override, else the default (a GUESS)."""
+    override, else the model's adapter's default (a GUESS)."""
     if overrides and req_key in overrides:
         return float(overrides[req_key])
-    if req_key in DEFAULT_PRICES:
-        return DEFAULT_PRICES[req_key]
-    from prefect_haoee.campaigns.models import resolve_model
-
     info = resolve_model(req_key)
-    if info is not None and info.family in FAMILY_PRICES:
-        return FAMILY_PRICES[info.family]
-    raise UnknownPriceError(req_key)
+    price = info.default_price if info is not None else None
+    if price is None:
+        raise UnknownPriceError(req_key)
+    return price
 
 
 def is_guessed(req_key: str, overrides: Mapping[str, float] | None = None) -> bool:

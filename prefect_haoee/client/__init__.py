@@ -2,6 +2,13 @@
 images, sora / MiniMax / Kling video and suno music (``prefect_haoee.client.families``).
 
 Imports no Prefect module: usable from any Python program.
+
+Shape (openai-python's: one base client, thin adapters): ``base_client.ClientBase`` holds
+every decision (retries, paid sends, polling) as *flows* (``flow.py``) that the blocking
+``HaoeeClient`` and the asyncio ``AsyncHaoeeClient`` only run over httpx; ``transport.py``
+maps httpx errors once; each gateway family is an adapter (``visual.py``,
+``families/<family>.py``) that builds :class:`~.calls.HttpCall` values, reads their answers
+(``answers.py`` classifies errors) and declares its models in ``registry.py``.
 """
 
 from prefect_haoee.client.async_client import AsyncHaoeeClient

@@ -1,32 +1,39 @@
-"""What the sync and async clients share: configuration and reading answers."""
+"""The one base client: settings, every retry/paid-send decision and every call's flow.
+
+The sync and async clients (:mod:`.sync_client`, :mod:`.async_client`) add only I/O:
+they run these flows (:mod:`.flow`) over their httpx client and sleep function.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 import httpx
 
+from prefect_haoee.client import visual
+from prefect_haoee.client.calls import HttpCall
 from prefect_haoee.client.errors import (
     AuthenticationError,
     HaoeeError,
     RateLimitedError,
-    TaskExpiredError,
-    TaskNotFoundError,
+    TaskTimeoutError,
     TransportError,
     UnusableAnswerError,
 )
-from prefect_haoee.client.protocol import Call
+from prefect_haoee.client.families import jobs
+from prefect_haoee.client.families.base import FamilyRequest, JobHandle, JobState
+from prefect_haoee.client.flow import Flow, Pause, Send
 from prefect_haoee.client.redact import Scrubber, make_scrubber
-from prefect_haoee.client.responses import (
-    Envelope,
-    GeneratedImages,
-    SubmitResult,
-    TaskResult,
-)
+from prefect_haoee.client.registry import family_named
+from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
+from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
+from prefect_haoee.client.transport import client_headers, client_limits, client_timeout
 
 logger = logging.getLogger("prefect_haoee.client")
 
@@ -34,7 +41,7 @@ _T = TypeVar("_T")
 
 
 class ClientBase:
-    """Settings, policies and answer interpretation; no I/O."""
+    """Settings, policies, decisions and the flow of every call; no I/O."""
 
     def __init__(
         self,
@@ -53,6 +60,20 @@ class ClientBase:
         self.poll_policy = poll or PollPolicy()
         # The key lives in the settings' SecretStr and inside this closure: never in vars().
         self._scrub: Scrubber = make_scrubber(self.settings.api_key.get_secret_value())
+
+    def _http_options(self) -> dict[str, Any]:
+        """The gateway client's httpx options (key header, timeouts, pool limits)."""
+        return {
+            "base_url": self.settings.base_url,
+            "headers": client_headers(self.settings),
+            "timeout": client_timeout(self.settings),
+            "limits": client_limits(self.settings),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
+
+    # -- decisions ------------------------------------------------------------------------
 
     def _unanswered_paid(self, error: HaoeeError, paid: bool) -> bool:
         """True when a paid call's request reached the gateway but no answer came back, and
@@ -100,7 +121,14 @@ class ClientBase:
         if not self.retry_policy.should_retry(error, attempt) or self._unanswered_paid(error, paid):
             raise error
         delay = self.retry_policy.delay(error, attempt)
-        self._log_retry_as(label, error, attempt, delay)
+        logger.warning(
+            "%s failed (%s, attempt %d/%d); retrying in %.2fs",
+            label,
+            error,
+            attempt,
+            self.retry_policy.max_attempts,
+            delay,
+        )
         return delay
 
     @staticmethod
@@ -126,21 +154,13 @@ class ClientBase:
             error.paid_sends = 1
             raise self._scrubbed(error) from None
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
-
-    def _log_retry(self, call: Call, error: HaoeeError, attempt: int, delay: float) -> None:
-        self._log_retry_as(f"{call.action} {call.body.get('req_key')}", error, attempt, delay)
-
-    def _log_retry_as(self, label: str, error: HaoeeError, attempt: int, delay: float) -> None:
-        logger.warning(
-            "%s failed (%s, attempt %d/%d); retrying in %.2fs",
-            label,
-            error,
-            attempt,
-            self.retry_policy.max_attempts,
-            delay,
-        )
+    @contextmanager
+    def _scrubbing(self) -> Iterator[None]:
+        """Errors of the block scrubbed: a download error may quote a URL or header."""
+        try:
+            yield
+        except HaoeeError as exc:
+            raise self._scrubbed(exc) from None
 
     def _gateway_headers(self, url: str) -> dict[str, str] | None:
         """The key, for a file served by the gateway itself (sora content); None elsewhere."""
@@ -149,57 +169,145 @@ class ClientBase:
         same = (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
         return {"Authorization": self.settings.authorization_header()} if same else None
 
-    @staticmethod
-    def _submit_result(req_key: str, env: Envelope) -> SubmitResult:
-        task_id = (env.data or {}).get("task_id")
-        if not task_id:
-            raise TransportError(
-                "submit succeeded without a task_id in data", request_id=env.request_id
-            )
-        return SubmitResult(req_key=req_key, task_id=str(task_id), request_id=env.request_id)
+    def _read(self, call: HttpCall, response: httpx.Response) -> Any:
+        """The answer read by the adapter the call belongs to."""
+        adapter = family_named(call.family).adapter
+        if adapter is None:
+            raise ValueError(f"the {call.family} family reads no answers")
+        return adapter.read_answer(response, call, self._scrub)
 
-    @staticmethod
-    def _task_result(req_key: str, task_id: str, env: Envelope) -> TaskResult:
-        data = env.data or {}
-        status = data.get("status")
-        if status not in ("in_queue", "generating", "done", "not_found", "expired"):
-            raise TransportError(
-                f"GetResult answered an unknown task status {status!r}",
-                request_id=env.request_id,
-            )
-        images = GeneratedImages.from_envelope(env) if status == "done" else None
-        return TaskResult(
-            req_key=req_key,
-            task_id=task_id,
-            status=status,
-            images=images,
-            request_id=env.request_id,
+    # -- the one retry loop ---------------------------------------------------------------
+
+    def _flow_send(self, call: HttpCall) -> Flow[Any]:
+        """Send ``call`` until it answers: resend RateLimited/Server/Transport errors,
+        bounded, with backoff (``Retry-After`` honoured). Every call goes through it."""
+        self._require_key()
+        attempt = 0
+        sent = 0  # attempts that may have reached the gateway
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = yield Send(call)
+                result = self._read(call, cast(httpx.Response, response))
+            except HaoeeError as exc:
+                error = exc
+            else:
+                logger.debug("%s ok in %.3fs", call.label, time.monotonic() - started)
+                return result
+            sent += self._may_have_reached(error)
+            yield Pause(self._give_up_or_wait(call.label, error, attempt, sent, call.paid))
+
+    def _flow_poll(
+        self, poll: Callable[[], Flow[tuple[_T | None, object]]], what: str, timeout: float | None
+    ) -> Flow[_T]:
+        """Run ``poll`` (its result, or None and the status) with growing pauses until it
+        has a result; at the deadline raise :class:`TaskTimeoutError`."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
+        interval: float | None = None
+        while True:
+            done, status = yield from poll()
+            if done is not None:
+                return done
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(f"{what} still {status} at the deadline")
+            interval = self.poll_policy.next_interval(interval)
+            yield Pause(min(interval, remaining))
+
+    # -- the Volcengine visual API --------------------------------------------------------
+
+    def _flow_generate(
+        self, request: VisualRequest, *, model_name: str | None = None
+    ) -> Flow[GeneratedImages]:
+        """Synchronous generation (``CVProcess``): a paid call."""
+        env: Envelope = yield from self._flow_send(visual.process_call(request, model_name))
+        return self._billed("CVProcess", lambda: visual.images_of(env))
+
+    def _flow_submit(
+        self, request: VisualRequest, *, model_name: str | None = None
+    ) -> Flow[SubmitResult]:
+        """Submit an async task (``CVSync2AsyncSubmitTask``): a paid call."""
+        env: Envelope = yield from self._flow_send(visual.submit_call(request, model_name))
+        return self._billed("submit", lambda: visual.submit_result(request.req_key, env))
+
+    def _flow_get_result(
+        self,
+        req_key: str,
+        task_id: str,
+        *,
+        return_url: bool = True,
+        logo_info: LogoInfo | None = None,
+        model_name: str | None = None,
+    ) -> Flow[TaskResult]:
+        """One poll (``CVSync2AsyncGetResult``); free."""
+        call = visual.get_result_call(
+            req_key, task_id, return_url=return_url, logo_info=logo_info, model_name=model_name
         )
+        return visual.task_result(req_key, task_id, (yield from self._flow_send(call)))
 
-    @staticmethod
-    def _finished_images(result: TaskResult) -> GeneratedImages | None:
-        """The images of a finished task, None while it runs; raise if it is gone."""
-        if result.status == "done":
-            if result.images is None or result.images.count == 0:
-                raise TransportError(
-                    f"task {result.task_id} is done but returned no image",
-                    request_id=result.request_id,
-                )
-            return result.images
-        if result.status == "expired":
-            raise TaskExpiredError(
-                f"task {result.task_id} expired; resubmit it", request_id=result.request_id
-            )
-        if result.status == "not_found":
-            raise TaskNotFoundError(
-                f"task {result.task_id} not found (unknown or older than 12 h)",
-                request_id=result.request_id,
-            )
-        return None
+    def _flow_wait(
+        self,
+        req_key: str,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        return_url: bool = True,
+        logo_info: LogoInfo | None = None,
+        model_name: str | None = None,
+    ) -> Flow[GeneratedImages]:
+        """Poll until ``done``; raise on ``not_found``/``expired`` or at the deadline."""
 
-    @staticmethod
-    def _images_or_raise(env: Envelope) -> GeneratedImages:
-        images = GeneratedImages.from_envelope(env)
-        if images.count == 0:
-            raise TransportError("CVProcess succeeded without an image", request_id=env.request_id)
-        return images
+        def poll() -> Flow[tuple[GeneratedImages | None, object]]:
+            result = yield from self._flow_get_result(
+                req_key, task_id, return_url=return_url, logo_info=logo_info, model_name=model_name
+            )
+            return visual.finished_images(result), result.status
+
+        return (yield from self._flow_poll(poll, f"task {task_id}", timeout))
+
+    # -- other families (OpenAI images, sora, MiniMax, Kling, suno) -----------------------
+
+    def _flow_generate_images(self, request: FamilyRequest) -> Flow[GeneratedImages]:
+        """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid.
+
+        Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
+        base64 images go to :meth:`download` as for the visual family.
+        """
+        payload = yield from self._flow_send(jobs.images_call(request))
+        return self._billed("images", lambda: jobs.images_answer(payload))
+
+    def _flow_submit_job(
+        self, request: FamilyRequest, *, webhook: str | None = None
+    ) -> Flow[JobHandle]:
+        """Submit an async job of any family (a paid call): images ``?async=true``, sora,
+        MiniMax, Kling, suno. ``webhook`` only for images."""
+        call = jobs.submit_call(request, webhook=webhook)
+        payload = yield from self._flow_send(call)
+        return self._billed(call.label, lambda: jobs.job_handle(request, payload))
+
+    def _flow_get_job(self, handle: JobHandle) -> Flow[JobState]:
+        """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""
+        payload = yield from self._flow_send(jobs.poll_call(handle))
+        state = jobs.job_state(handle, payload, self.settings.base_url)
+        if jobs.needs_file_lookup(state):
+            urls = []
+            for file_id in state.file_ids:
+                answer = yield from self._flow_send(jobs.file_call(handle, file_id))
+                urls.append(jobs.file_url(handle, answer))
+            state = state.model_copy(update={"file_urls": urls})
+        return state
+
+    def _flow_wait_job(self, handle: JobHandle, *, timeout: float | None = None) -> Flow[JobState]:
+        """Poll until the job succeeds (its state, with file URLs) or raise.
+
+        ``failed`` raises :class:`ContentRejectedError` (moderation) or
+        :class:`TaskFailedError`; the deadline raises :class:`TaskTimeoutError`.
+        """
+
+        def poll() -> Flow[tuple[JobState | None, object]]:
+            state = yield from self._flow_get_job(handle)
+            return (jobs.raise_for_job(state) if state.finished else None), state.raw_status
+
+        what = f"{handle.family} job {handle.job_id}"
+        return (yield from self._flow_poll(poll, what, timeout))

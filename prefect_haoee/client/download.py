@@ -11,6 +11,8 @@ import binascii
 import hashlib
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -94,20 +96,38 @@ def check_url(url: str) -> None:
         raise DownloadError(f"refusing to download a {scheme or 'scheme-less'} URL: only http(s)")
 
 
-def check_response(response: httpx.Response, max_bytes: int) -> None:
-    if response.status_code >= 500:
-        raise TransportError(
-            f"file host answered HTTP {response.status_code}", http_status=response.status_code
-        )
-    if response.status_code >= 400:
-        raise DownloadError(
-            f"download failed with HTTP {response.status_code}"
-            + (" (the result URL may have expired)" if response.status_code in (403, 404) else ""),
-            http_status=response.status_code,
-        )
+def check_response(
+    response: httpx.Response,
+    max_bytes: int,
+    what: str = "image",
+    *,
+    expired: tuple[int, ...] = (403, 404),
+) -> None:
+    """Refuse a file host's error status (5xx: transport, 4xx: download) or an over-cap
+    declared size, before reading the body."""
+    status = response.status_code
+    if status >= 500:
+        raise TransportError(f"file host answered HTTP {status}", http_status=status)
+    if status >= 400:
+        hint = " (the result URL may have expired)" if status in expired else ""
+        prefix = "" if what == "image" else f"{what} "
+        raise DownloadError(f"{prefix}download failed with HTTP {status}{hint}", http_status=status)
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise DownloadError(f"image is {int(declared)} bytes, over the {max_bytes}-byte cap")
+        raise DownloadError(f"{what} is {int(declared)} bytes, over the {max_bytes}-byte cap")
+
+
+@contextmanager
+def mapped_download_errors(what: str) -> Iterator[None]:
+    """httpx errors of a file download as the client's errors (works around ``async with``)."""
+    try:
+        yield
+    except httpx.TooManyRedirects:
+        raise DownloadError(f"too many redirects while downloading the {what}") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
 
 
 class _Cap:
@@ -154,23 +174,15 @@ def download_image(
     if "://" not in source:
         return decode_base64_image(source)
     check_url(source)
-    own = client is None
-    http = client or new_download_client()
-    try:
-        with http.stream("GET", source) as response:
-            check_response(response, max_bytes)
-            cap = _Cap(max_bytes)
-            for chunk in response.iter_bytes():
-                cap.add(chunk)
-    except httpx.TooManyRedirects:
-        raise DownloadError("too many redirects while downloading the image") from None
-    except httpx.UnsupportedProtocol as exc:
-        raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        if own:
-            http.close()
+    cap = _Cap(max_bytes)
+    with (
+        mapped_download_errors("image"),
+        nullcontext(client) if client is not None else new_download_client() as http,
+        http.stream("GET", source) as response,
+    ):
+        check_response(response, max_bytes)
+        for chunk in response.iter_bytes():
+            cap.add(chunk)
     return verify_image(bytes(cap.buf), "url")
 
 
@@ -184,21 +196,13 @@ async def adownload_image(
     if "://" not in source:
         return decode_base64_image(source)
     check_url(source)
-    own = client is None
-    http = client or new_async_download_client()
     cap = _Cap(max_bytes)
-    try:
-        async with http.stream("GET", source) as response:
+    with mapped_download_errors("image"):
+        async with (
+            nullcontext(client) if client is not None else new_async_download_client() as http,
+            http.stream("GET", source) as response,
+        ):
             check_response(response, max_bytes)
             async for chunk in response.aiter_bytes():
                 cap.add(chunk)
-    except httpx.TooManyRedirects:
-        raise DownloadError("too many redirects while downloading the image") from None
-    except httpx.UnsupportedProtocol as exc:
-        raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        if own:
-            await http.aclose()
     return verify_image(bytes(cap.buf), "url")

@@ -184,6 +184,26 @@ def error_for(
         cls = ServerError
     else:
         cls = InvalidRequestError
+    return make_error(
+        cls,
+        message,
+        code=code,
+        http_status=http_status,
+        request_id=request_id,
+        retry_after=retry_after,
+    )
+
+
+def make_error(
+    cls: type[HaoeeError],
+    message: str,
+    *,
+    code: int | None,
+    http_status: int | None,
+    request_id: str | None,
+    retry_after: float | None,
+) -> HaoeeError:
+    """An error of ``cls``; a rate limit keeps the ``Retry-After`` the gateway asked for."""
     error = cls(message, code=code, http_status=http_status, request_id=request_id)
     if isinstance(error, RateLimitedError):
         error.retry_after = retry_after

@@ -1,50 +1,38 @@
-"""The blocking client: ``with HaoeeClient() as client: client.generate(request)``."""
+"""The blocking client: ``with HaoeeClient() as client: client.generate(request)``.
+
+Only I/O lives here: every call is a flow of :class:`~.base_client.ClientBase`, run by
+:meth:`HaoeeClient._run` over one ``httpx.Client``.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
 
 import httpx
 
-from prefect_haoee.client.base_client import ClientBase, logger
+from prefect_haoee.client.base_client import ClientBase
+from prefect_haoee.client.calls import HttpCall
 from prefect_haoee.client.download import (
     DEFAULT_MAX_BYTES,
     DownloadedImage,
     download_image,
     new_download_client,
 )
-from prefect_haoee.client.errors import HaoeeError, TaskTimeoutError
-from prefect_haoee.client.families import jobs
-from prefect_haoee.client.families.base import FamilyRequest, HttpCall, JobHandle, JobState
+from prefect_haoee.client.flow import Driver, Flow, Pause, T, blocking
 from prefect_haoee.client.media import DownloadedMedia, MediaSink, MediaType, download_media
-from prefect_haoee.client.protocol import (
-    PAID_ACTIONS,
-    VISUAL_PATH,
-    Call,
-    client_headers,
-    client_limits,
-    client_timeout,
-    get_result_call,
-    parse_envelope,
-    process_call,
-    read_capped,
-    submit_call,
-    transport_error,
-)
 from prefect_haoee.client.ratelimit import RateLimiter
-from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
-from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
 from prefect_haoee.client.settings import HaoeeSettings
-
-_T = TypeVar("_T")
+from prefect_haoee.client.transport import (
+    map_httpx_errors,
+    read_capped,
+)
 
 
 class HaoeeClient(ClientBase):
-    """Blocking client for the Volcengine visual family (``POST /volcv/v1``)."""
+    """Blocking client for every gateway family (visual ``/volcv/v1`` and the others)."""
 
     def __init__(
         self,
@@ -60,13 +48,7 @@ class HaoeeClient(ClientBase):
         super().__init__(settings, retry, poll)
         self._sleep = sleep
         self._limiter = RateLimiter(qps) if qps else None
-        self._http = httpx.Client(
-            base_url=self.settings.base_url,
-            headers=client_headers(self.settings),
-            timeout=client_timeout(self.settings),
-            limits=client_limits(self.settings),
-            transport=transport,
-        )
+        self._http = httpx.Client(transport=transport, **self._http_options())
         self._files = new_download_client(download_transport)
 
     def __enter__(self) -> HaoeeClient:
@@ -84,169 +66,45 @@ class HaoeeClient(ClientBase):
         self._http.close()
         self._files.close()
 
-    def _with_retries(self, label: str, attempt_once: Callable[[], _T], paid: bool = False) -> _T:
-        """The one retry loop: resend RateLimited/Server/Transport errors, bounded, with
-        backoff (``Retry-After`` honoured). Every call, visual or family, goes through it."""
-        self._require_key()
-        attempt = 0
-        sent = 0  # attempts that may have reached the gateway
-        while True:
-            attempt += 1
-            if self._limiter is not None:
-                self._limiter.acquire()
-            started = time.monotonic()
-            try:
-                result = attempt_once()
-            except httpx.HTTPError as exc:
-                error: HaoeeError = transport_error(exc, self._scrub)
-            except HaoeeError as exc:
-                error = exc
-            else:
-                logger.debug("%s ok in %.3fs", label, time.monotonic() - started)
-                return result
-            sent += self._may_have_reached(error)
-            self._sleep(self._give_up_or_wait(label, error, attempt, sent, paid))
+    def _run(self, flow: Flow[T]) -> T:
+        driver = Driver(flow)
+        for step in driver:
+            if isinstance(step, Pause):
+                self._sleep(step.seconds)
+                continue
+            with driver.answering():
+                driver.reply = self._attempt(step.call)
+        return driver.result
 
-    def _send(self, call: Call) -> Envelope:
-        def once() -> Envelope:
-            with self._http.stream(
-                "POST", VISUAL_PATH, params=call.params, headers=call.headers, json=call.body
-            ) as streamed:
-                response = read_capped(streamed, self.settings.max_answer_bytes)
-            return parse_envelope(response, self._scrub)
-
-        label = f"{call.action} {call.body.get('req_key')}"
-        return self._with_retries(label, once, paid=call.action in PAID_ACTIONS)
-
-    def _send_http(self, call: HttpCall, paid: bool = False) -> Any:
-        """One family call through the shared retry loop; the answer's JSON."""
-
-        def once() -> Any:
-            with self._http.stream(
+    def _attempt(self, call: HttpCall) -> httpx.Response:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        with (
+            map_httpx_errors(self._scrub),
+            self._http.stream(
                 call.method,
                 call.path,
                 params=call.params,
                 json=call.json,
                 content=call.content,
                 headers=call.headers,
-            ) as streamed:
-                response = read_capped(streamed, self.settings.max_answer_bytes)
-            return jobs.read_payload(response, call, self._scrub)
+            ) as streamed,
+        ):
+            return read_capped(streamed, self.settings.max_answer_bytes)
 
-        return self._with_retries(call.label, once, paid=paid)
-
-    def generate(self, request: VisualRequest, *, model_name: str | None = None) -> GeneratedImages:
-        """Synchronous generation (``CVProcess``): a paid call."""
-        env = self._send(process_call(request, model_name))
-        return self._billed("CVProcess", lambda: self._images_or_raise(env))
-
-    def submit(self, request: VisualRequest, *, model_name: str | None = None) -> SubmitResult:
-        """Submit an async task (``CVSync2AsyncSubmitTask``): a paid call."""
-        env = self._send(submit_call(request, model_name))
-        return self._billed("submit", lambda: self._submit_result(request.req_key, env))
-
-    def get_result(
-        self,
-        req_key: str,
-        task_id: str,
-        *,
-        return_url: bool = True,
-        logo_info: LogoInfo | None = None,
-        model_name: str | None = None,
-    ) -> TaskResult:
-        """One poll (``CVSync2AsyncGetResult``); free."""
-        call = get_result_call(
-            req_key, task_id, return_url=return_url, logo_info=logo_info, model_name=model_name
-        )
-        return self._task_result(req_key, task_id, self._send(call))
-
-    def wait(
-        self,
-        req_key: str,
-        task_id: str,
-        *,
-        timeout: float | None = None,
-        return_url: bool = True,
-        logo_info: LogoInfo | None = None,
-        model_name: str | None = None,
-    ) -> GeneratedImages:
-        """Poll until ``done``; raise on ``not_found``/``expired`` or at the deadline."""
-        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
-        interval: float | None = None
-        while True:
-            result = self.get_result(
-                req_key,
-                task_id,
-                return_url=return_url,
-                logo_info=logo_info,
-                model_name=model_name,
-            )
-            images = self._finished_images(result)
-            if images is not None:
-                return images
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TaskTimeoutError(f"task {task_id} still {result.status} at the deadline")
-            interval = self.poll_policy.next_interval(interval)
-            self._sleep(min(interval, remaining))
+    generate = blocking(ClientBase._flow_generate)
+    submit = blocking(ClientBase._flow_submit)
+    get_result = blocking(ClientBase._flow_get_result)
+    wait = blocking(ClientBase._flow_wait)
+    generate_images = blocking(ClientBase._flow_generate_images)
+    submit_job = blocking(ClientBase._flow_submit_job)
+    get_job = blocking(ClientBase._flow_get_job)
+    wait_job = blocking(ClientBase._flow_wait_job)
 
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
-        try:
+        with self._scrubbing():
             return download_image(source, client=self._files, max_bytes=max_bytes)
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None
-
-    # -- other families (OpenAI images, sora, MiniMax, Kling, suno) ---------------------
-
-    def generate_images(self, request: FamilyRequest) -> GeneratedImages:
-        """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid.
-
-        Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
-        base64 images go to :meth:`download` as for the visual family.
-        """
-        payload = self._send_http(jobs.images_call(request), paid=True)
-        return self._billed("images", lambda: jobs.images_answer(payload))
-
-    def submit_job(self, request: FamilyRequest, *, webhook: str | None = None) -> JobHandle:
-        """Submit an async job of any family (a paid call): images ``?async=true``, sora,
-        MiniMax, Kling, suno. ``webhook`` only for images."""
-        call = jobs.submit_call(request, webhook=webhook)
-        payload = self._send_http(call, paid=True)
-        return self._billed(call.label, lambda: jobs.job_handle(request, payload))
-
-    def get_job(self, handle: JobHandle) -> JobState:
-        """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""
-        state = jobs.job_state(
-            handle, self._send_http(jobs.poll_call(handle)), self.settings.base_url
-        )
-        if jobs.needs_file_lookup(state):
-            urls = [
-                jobs.file_url(handle, self._send_http(jobs.file_call(handle, file_id)))
-                for file_id in state.file_ids
-            ]
-            state = state.model_copy(update={"file_urls": urls})
-        return state
-
-    def wait_job(self, handle: JobHandle, *, timeout: float | None = None) -> JobState:
-        """Poll until the job succeeds (its state, with file URLs) or raise.
-
-        ``failed`` raises :class:`ContentRejectedError` (moderation) or
-        :class:`TaskFailedError`; the deadline raises :class:`TaskTimeoutError`.
-        """
-        deadline = time.monotonic() + (timeout if timeout is not None else self.poll_policy.timeout)
-        interval: float | None = None
-        while True:
-            state = self.get_job(handle)
-            if state.finished:
-                return jobs.raise_for_job(state)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TaskTimeoutError(
-                    f"{handle.family} job {handle.job_id} still {state.raw_status} at the deadline"
-                )
-            interval = self.poll_policy.next_interval(interval)
-            self._sleep(min(interval, remaining))
 
     def download_media(
         self,
@@ -259,9 +117,7 @@ class HaoeeClient(ClientBase):
 
         The key is sent only to the gateway's own origin (sora's ``/content`` link).
         """
-        try:
+        with self._scrubbing():
             return download_media(
                 url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
             )
-        except HaoeeError as exc:  # its text may quote a URL or header from outside
-            raise self._scrubbed(exc) from None

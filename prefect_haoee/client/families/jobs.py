@@ -7,55 +7,29 @@ Shared by the sync and async clients (``submit_job``/``get_job``/``wait_job``/
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-import httpx
-
-from prefect_haoee.client.errors import (
-    ContentRejectedError,
-    RateLimitedError,
-    TaskFailedError,
-    TransportError,
-)
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    MediaKind,
-    classify_error,
-    error_fields,
-)
-from prefect_haoee.client.families.music_suno import (
-    ADAPTER as SUNO,
-)
+from prefect_haoee.client.calls import HttpCall
+from prefect_haoee.client.errors import ContentRejectedError, TaskFailedError, TransportError
+from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.families.music_suno import (
     SunoCustomRequest,
     SunoInspirationRequest,
 )
-from prefect_haoee.client.families.openai_images import (
-    ADAPTER as OPENAI_IMAGES,
-)
+from prefect_haoee.client.families.openai_images import ADAPTER as OPENAI_IMAGES
 from prefect_haoee.client.families.openai_images import (
     ImageEditRequest,
     ImageGenerationRequest,
     images_from_answer,
 )
-from prefect_haoee.client.families.video_kling import ADAPTER as KLING
 from prefect_haoee.client.families.video_kling import (
     KlingImage2VideoRequest,
     KlingText2VideoRequest,
 )
-from prefect_haoee.client.families.video_minimax import ADAPTER as MINIMAX
 from prefect_haoee.client.families.video_minimax import MinimaxVideoRequest
-from prefect_haoee.client.families.video_sora import ADAPTER as SORA
 from prefect_haoee.client.families.video_sora import SoraVideoRequest
-from prefect_haoee.client.redact import Scrubber
+from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.responses import GeneratedImages
-from prefect_haoee.client.retry import parse_retry_after
 
 JobRequest = (
     ImageGenerationRequest
@@ -72,12 +46,8 @@ JobRequest = (
 ImagesRequest = ImageGenerationRequest | ImageEditRequest
 """What ``generate_images`` takes."""
 
-ADAPTERS: dict[FamilyName, FamilyAdapter] = {
-    a.family: a for a in (OPENAI_IMAGES, SORA, MINIMAX, KLING, SUNO)
-}
-
 MediaType = Literal["video", "audio"]
-MEDIA_OF_KIND: dict[MediaKind, MediaType | None] = {
+MEDIA_OF_KIND: dict[fam.MediaKind, MediaType | None] = {
     "image": None,
     "video": "video",
     "music": "audio",
@@ -85,28 +55,29 @@ MEDIA_OF_KIND: dict[MediaKind, MediaType | None] = {
 """The ``download_media`` kind of a job's files (images go through ``download``)."""
 
 
-def adapter_named(family: FamilyName) -> FamilyAdapter:
-    try:
-        return ADAPTERS[family]
-    except KeyError:
-        raise ValueError(f"unknown family {family!r}") from None
+def adapter_named(family: str) -> fam.FamilyAdapter:
+    """The adapter the registry holds for ``family`` (``ValueError`` if none)."""
+    adapter = family_named(family).adapter
+    if not isinstance(adapter, fam.FamilyAdapter):
+        raise ValueError(f"the {family} family has no job adapter")
+    return adapter
 
 
-def adapter_for(request: FamilyRequest) -> FamilyAdapter:
+def adapter_for(request: fam.FamilyRequest) -> fam.FamilyAdapter:
     adapter = adapter_named(request.family)
     if not isinstance(request, adapter.request_types):
         raise TypeError(f"{type(request).__name__} is not a {request.family} request")
     return adapter
 
 
-def submit_call(request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
+def submit_call(request: fam.FamilyRequest, *, webhook: str | None = None) -> HttpCall:
     adapter = adapter_for(request)
     if webhook is not None and not adapter.supports_webhook:
         raise ValueError(f"the {adapter.family} family takes no webhook")
     return adapter.submit_call(request, webhook=webhook)
 
 
-def images_call(request: FamilyRequest) -> HttpCall:
+def images_call(request: fam.FamilyRequest) -> HttpCall:
     if not isinstance(request, (ImageGenerationRequest, ImageEditRequest)):
         raise TypeError(f"generate_images takes an images request, not {type(request).__name__}")
     return OPENAI_IMAGES.generate_call(request)
@@ -119,75 +90,32 @@ def images_answer(payload: Any) -> GeneratedImages:
     return images
 
 
-def job_handle(request: FamilyRequest, payload: Any) -> JobHandle:
+def job_handle(request: fam.FamilyRequest, payload: Any) -> fam.JobHandle:
     adapter = adapter_for(request)
     return adapter.handle_for(request, adapter.parse_submit(payload))
 
 
-def poll_call(handle: JobHandle) -> HttpCall:
+def poll_call(handle: fam.JobHandle) -> HttpCall:
     return adapter_named(handle.family).poll_call(handle)
 
 
-def job_state(handle: JobHandle, payload: Any, base_url: str) -> JobState:
+def job_state(handle: fam.JobHandle, payload: Any, base_url: str) -> fam.JobState:
     return adapter_named(handle.family).parse_poll(payload, handle, base_url)
 
 
-def file_call(handle: JobHandle, file_id: str) -> HttpCall:
+def file_call(handle: fam.JobHandle, file_id: str) -> HttpCall:
     return adapter_named(handle.family).file_call(handle, file_id)
 
 
-def file_url(handle: JobHandle, payload: Any) -> str:
+def file_url(handle: fam.JobHandle, payload: Any) -> str:
     return adapter_named(handle.family).parse_file(payload)
 
 
-def needs_file_lookup(state: JobState) -> bool:
+def needs_file_lookup(state: fam.JobState) -> bool:
     return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
 
 
-def read_payload(response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Any:
-    """The JSON of a family answer, or raise the mapped :class:`HaoeeError`.
-
-    Non-2xx answers are errors (their body read for a code: OpenAI ``{"error": {...}}``,
-    ``{code, message}``, MiniMax ``base_resp``); a 2xx body that is not JSON is a
-    transport error; a 2xx envelope whose code is not success is an error too.
-    """
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = None
-    adapter = adapter_named(call.family)
-    if status >= 300:
-        code, message, request_id = error_fields(payload)
-        if message is None:
-            snippet = scrub(response.text[:400])[:200] if payload is None else "JSON"
-            message = f"{call.label} answered HTTP {status}: {snippet!r}"
-        raise classify_error(
-            adapter.errors,
-            http_status=status,
-            code=code,
-            message=scrub(message[:1000])[:500],
-            request_id=scrub(request_id) if request_id else None,
-            retry_after=retry_after,
-            purpose=call.purpose,
-        )
-    if payload is None:
-        snippet = scrub(response.text[:400])[:200]
-        raise TransportError(
-            f"{call.label} answered HTTP {status} with a body that is not JSON: {snippet!r}",
-            http_status=status,
-        )
-    error = adapter.business_error(payload, call, status)
-    if error is not None:
-        error.message = scrub(error.message[:1000])[:500]
-        if isinstance(error, RateLimitedError) and retry_after is not None:
-            error.retry_after = retry_after
-        raise error
-    return payload
-
-
-def raise_for_job(state: JobState) -> JobState:
+def raise_for_job(state: fam.JobState) -> fam.JobState:
     """A succeeded state with files, or the error a finished-but-unusable job means.
 
     ``failed`` -> :class:`ContentRejectedError` for a moderation refusal, else

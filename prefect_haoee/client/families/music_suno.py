@@ -32,49 +32,27 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    error_table,
-    first_present,
-    normalise_status,
-    parse_progress,
-    submitted_id,
-)
+from prefect_haoee.client.answers import COMMON_ERRORS
+from prefect_haoee.client.families import base as fam
+from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
 from prefect_haoee.client.requests.rules import field_error
 
 SUBMIT_PATH = "/suno/submit/music"  # [3P]
-FETCH_PATH = "/suno/fetch/{task_id}"  # [T]
+FETCH_PATH = "/suno/fetch/{job_id}"  # [T]
 MV_PATTERN = r"^chirp-[a-z0-9.-]+$"
 
-STATUSES: dict[str, JobStatus] = {
-    "NOT_START": "queued",
-    "SUBMITTED": "queued",
-    "QUEUED": "queued",
-    "IN_PROGRESS": "running",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-}
+STATUSES = dict(GATEWAY_TASK_STATUSES)
 
-ERRORS = error_table(
-    rate_limit={"rate_limit", "rate_limit_exceeded", "too_many_requests"},
-    moderation={"sensitive", "content_policy_violation", "moderation"},
-    auth={"invalid_api_key", "unauthorized"},
-    server={"server_error", "internal_error", "upstream_error", "fail_to_fetch_task"},
-    not_found={"task_not_exist", "task_not_found", "not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={"rate_limit"},
+    moderation={"sensitive", "moderation"},
+    server={"upstream_error", "fail_to_fetch_task"},
 )
 
 
-class _SunoRequest(FamilyRequest):
-    family: ClassVar[FamilyName] = "suno"
-    kind: ClassVar[MediaKind] = "music"
+class _SunoRequest(fam.FamilyRequest):
+    family: ClassVar[fam.FamilyName] = "suno"
+    kind: ClassVar[fam.MediaKind] = "music"
 
     mv: str = Field(default="chirp-v4", pattern=MV_PATTERN)
 
@@ -136,68 +114,49 @@ def _clips(task: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in clips if isinstance(c, dict)] if isinstance(clips, list) else []
 
 
-class SunoAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "suno"
-    kind: ClassVar[MediaKind] = "music"
+class SunoAdapter(fam.FamilyAdapter):
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the suno answer has no task status"
     request_types = (SunoInspirationRequest, SunoCustomRequest)
+    submit_path = SUBMIT_PATH
+    poll_path = FETCH_PATH
+    id_keys = ("task_id", "id")
+    model_patterns = (r"^(chirp|suno)[\w.-]*$",)
+    price = 0.50
+    example = "chirp-v4"
+    rank = 4
 
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-        if not isinstance(request, _SunoRequest):
-            raise TypeError(f"not a suno request: {type(request).__name__}")
-        return HttpCall("suno", "submit", "POST", SUBMIT_PATH, json=request.to_body())
+    def task_object(self, payload: Any) -> Any:
+        return _task_object(payload)
 
-    def parse_submit(self, payload: Any) -> str:
-        return submitted_id(payload, "task_id", "id")
-
-    def poll_call(self, handle: JobHandle) -> HttpCall:
-        return HttpCall("suno", "poll", "GET", FETCH_PATH.format(task_id=handle.job_id))
-
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
-        task = _task_object(payload)
-        if task is None:
-            raise TransportError("the suno answer has no task status")
-        raw = task.get("status")
-        status = normalise_status(raw, STATUSES)
-        progress = parse_progress(first_present(task, "progress"))
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
         clips = _clips(task)
-        if status == "failed":
-            meta = next(
-                (c.get("metadata") for c in clips if isinstance(c.get("metadata"), dict)), None
-            )
-            code = meta.get("error_type") if isinstance(meta, dict) else None
-            message = first_present(task, "fail_reason") or (
-                meta.get("error_message") if isinstance(meta, dict) else None
-            )
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
+        meta: dict[str, Any] = next(
+            (c["metadata"] for c in clips if isinstance(c.get("metadata"), dict)), {}
+        )
+        return meta.get("error_type"), fam.first_present(task, "fail_reason") or meta.get(
+            "error_message"
+        )
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
         urls: list[str] = []
         described: list[dict[str, Any]] = []
-        if status == "succeeded":
-            for clip in clips:
-                url = clip.get("audio_url")
-                if not isinstance(url, str) or not url or clip.get("status") == "error":
-                    continue
-                urls.append(url)
-                meta = clip.get("metadata") if isinstance(clip.get("metadata"), dict) else {}
-                described.append(
-                    {
-                        "id": clip.get("id"),
-                        "title": clip.get("title"),
-                        "duration": (meta or {}).get("duration"),
-                        "image_url": clip.get("image_url"),
-                    }
-                )
-        return JobState(
-            family="suno",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
-            file_urls=urls,
-            progress=1.0 if status == "succeeded" else progress,
-            extras={"clips": described} if described else {},
-        )
+        for clip in _clips(task):
+            url = clip.get("audio_url")
+            if not isinstance(url, str) or not url or clip.get("status") == "error":
+                continue
+            urls.append(url)
+            meta = clip.get("metadata") if isinstance(clip.get("metadata"), dict) else {}
+            described.append(
+                {
+                    "id": clip.get("id"),
+                    "title": clip.get("title"),
+                    "duration": (meta or {}).get("duration"),
+                    "image_url": clip.get("image_url"),
+                }
+            )
+        return {"file_urls": urls, "extras": {"clips": described} if described else {}}
 
 
 ADAPTER = SunoAdapter()

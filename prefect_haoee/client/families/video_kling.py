@@ -32,40 +32,27 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    error_table,
-    first_present,
-    normalise_status,
-    submitted_id,
-)
+from prefect_haoee.client.answers import COMMON_ERRORS
+from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.requests.rules import WireImage
 
 SUBMIT_PATH = "/kling/v1/videos/{variant}"  # GUESS
 QUERY_PATH = "/kling/v1/videos/{variant}/{task_id}"  # [3P]
 VARIANTS = ("text2video", "image2video")
 
-STATUSES: dict[str, JobStatus] = {
+STATUSES: dict[str, fam.JobStatus] = {
     "submitted": "queued",
     "processing": "running",
     "succeed": "succeeded",
     "failed": "failed",
 }
 
-ERRORS = error_table(
-    rate_limit={1302, 1303, "rate_limit_exceeded", "too_many_requests"},
-    moderation={1300, 1301, "content_policy_violation"},
-    auth={1000, 1001, 1002, 1003, 1004, "invalid_api_key", "unauthorized"},
-    server={5000, 5001, 5002, "server_error", "internal_error"},
-    not_found={1203, "task_not_found", "task_not_exist", "not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={1302, 1303},
+    moderation={1300, 1301},
+    auth={1000, 1001, 1002, 1003, 1004},
+    server={5000, 5001, 5002},
+    not_found={1203},
 )
 
 
@@ -82,9 +69,9 @@ def _check_image(value: str | None) -> str | None:
     return value
 
 
-class _KlingRequest(FamilyRequest):
-    family: ClassVar[FamilyName] = "kling"
-    kind: ClassVar[MediaKind] = "video"
+class _KlingRequest(fam.FamilyRequest):
+    family: ClassVar[fam.FamilyName] = "kling"
+    kind: ClassVar[fam.MediaKind] = "video"
     endpoint: ClassVar[str]
 
     model_name: str = Field(default="kling-v2-6", min_length=1, max_length=64)
@@ -154,56 +141,47 @@ def _task_object(payload: Any) -> Any:
     return None
 
 
-class KlingAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "kling"
-    kind: ClassVar[MediaKind] = "video"
+class KlingAdapter(fam.FamilyAdapter):
     errors = ERRORS
+    statuses = STATUSES
+    status_keys = ("task_status",)
+    no_status = "the Kling answer has no data.task_status"
     request_types = (KlingText2VideoRequest, KlingImage2VideoRequest)
-
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-        if not isinstance(request, _KlingRequest):
-            raise TypeError(f"not a Kling request: {type(request).__name__}")
-        path = SUBMIT_PATH.format(variant=request.endpoint)
-        return HttpCall("kling", "submit", "POST", path, json=request.to_body())
+    submit_path = SUBMIT_PATH
+    model_patterns = (r"^kling[\w.-]*$",)
+    price = 2.00
+    example = "kling-v2-6"
+    rank = 3
 
     def parse_submit(self, payload: Any) -> str:
         task = _task_object(payload)
-        return submitted_id(task if task is not None else payload, "task_id")
+        return fam.submitted_id(task if task is not None else payload, "task_id")
 
-    def poll_call(self, handle: JobHandle) -> HttpCall:
+    def poll_call(self, handle: fam.JobHandle) -> fam.HttpCall:
         variant = handle.variant or "text2video"
         if variant not in VARIANTS:
             raise ValueError(f"unknown Kling variant {variant!r}")
         path = QUERY_PATH.format(variant=variant, task_id=handle.job_id)
-        return HttpCall("kling", "poll", "GET", path)
+        return fam.HttpCall("kling", "poll", "GET", path)
 
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
-        task = _task_object(payload)
-        if task is None:
-            raise TransportError("the Kling answer has no data.task_status")
-        raw = task.get("task_status")
-        status = normalise_status(raw, STATUSES)
-        if status == "failed":
-            return self.failed_state(
-                handle, raw_status=str(raw), code=None, message=task.get("task_status_msg")
-            )
+    def task_object(self, payload: Any) -> Any:
+        return _task_object(payload)
+
+    def progress_of(self, task: Any) -> float | None:
+        return None
+
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
+        return None, task.get("task_status_msg")
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
         urls: list[str] = []
         durations: list[Any] = []
-        if status == "succeeded":
-            videos = first_present(task.get("task_result"), "videos")
-            for video in videos if isinstance(videos, list) else []:
-                if isinstance(video, dict) and isinstance(video.get("url"), str) and video["url"]:
-                    urls.append(video["url"])
-                    durations.append(video.get("duration"))
-        return JobState(
-            family="kling",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
-            file_urls=urls,
-            progress=1.0 if status == "succeeded" else None,
-            extras={"durations": durations} if durations else {},
-        )
+        videos = fam.first_present(task.get("task_result"), "videos")
+        for video in videos if isinstance(videos, list) else []:
+            if isinstance(video, dict) and isinstance(video.get("url"), str) and video["url"]:
+                urls.append(video["url"])
+                durations.append(video.get("duration"))
+        return {"file_urls": urls, "extras": {"durations": durations} if durations else {}}
 
 
 ADAPTER = KlingAdapter()

@@ -36,57 +36,39 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from prefect_haoee.client.answers import COMMON_ERRORS
 from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    collect_strings,
-    error_table,
-    first_present,
-    normalise_status,
-    parse_progress,
-    submitted_id,
-)
+from prefect_haoee.client.families import base as fam
+from prefect_haoee.client.families.reading import GATEWAY_TASK_STATUSES
 from prefect_haoee.client.requests.rules import WireImage, field_error
 
 SUBMIT_PATH = "/minimax/v1/video_generation"  # GUESS
 QUERY_PATH = "/minimax/v1/query/video_generation"  # [3P]
 FILE_PATH = "/minimax/v1/files/retrieve"  # GUESS
 
-STATUSES: dict[str, JobStatus] = {
-    "NOT_START": "queued",
-    "SUBMITTED": "queued",
-    "QUEUED": "queued",
+STATUSES: dict[str, fam.JobStatus] = {
+    **GATEWAY_TASK_STATUSES,
     "Queueing": "queued",
     "Preparing": "running",
-    "IN_PROGRESS": "running",
     "Processing": "running",
-    "SUCCESS": "succeeded",
     "Success": "succeeded",
-    "FAILURE": "failed",
     "Fail": "failed",
 }
 
-ERRORS = error_table(
-    rate_limit={1002, 1039, "rate_limit", "rate_limit_exceeded", "too_many_requests"},
-    moderation={1026, 1027, "sensitive", "content_policy_violation"},
-    auth={1004, "invalid_api_key", "unauthorized"},
-    server={1000, 1001, 1013, "server_error", "internal_error", "upstream_error"},
-    not_found={"task_not_exist", "task_not_found", "not_found", "file_not_found"},
+ERRORS = COMMON_ERRORS.extended(
+    rate_limit={1002, 1039, "rate_limit"},
+    moderation={1026, 1027, "sensitive"},
+    auth={1004},
+    server={1000, 1001, 1013, "upstream_error"},
+    not_found={"file_not_found"},
 )
 
 
-class MinimaxVideoRequest(FamilyRequest):
+class MinimaxVideoRequest(fam.FamilyRequest):
     """``POST /minimax/v1/video_generation`` (GUESS path): Hailuo image/text to video."""
 
-    family: ClassVar[FamilyName] = "minimax"
-    kind: ClassVar[MediaKind] = "video"
+    family: ClassVar[fam.FamilyName] = "minimax"
+    kind: ClassVar[fam.MediaKind] = "video"
 
     model: str = Field(default="MiniMax-Hailuo-2.3-Fast", min_length=1, max_length=128)
     prompt: str | None = Field(default=None, min_length=1, max_length=2000)
@@ -99,11 +81,7 @@ class MinimaxVideoRequest(FamilyRequest):
     @classmethod
     def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
         """The first frame: an https URL as it is, a file as a data URL (upstream's form)."""
-        cls.check_reference_count(images)
-        if not images:
-            return {}
-        image = images[0]
-        return {"first_frame_image": image.data_url if image.base64 is not None else image.url}
+        return cls.one_reference(images, "first_frame_image", data_url=True)
 
     duration: Literal[6, 10] = 6
     resolution: Literal["768P", "1080P"] = "768P"
@@ -126,67 +104,43 @@ class MinimaxVideoRequest(FamilyRequest):
         return self
 
 
-class MinimaxAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "minimax"
-    kind: ClassVar[MediaKind] = "video"
+class MinimaxAdapter(fam.FamilyAdapter):
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the MiniMax answer has no status"
     request_types = (MinimaxVideoRequest,)
+    submit_path = SUBMIT_PATH
+    model_patterns = (r"^(minimax|hailuo)[\w.-]*$",)
+    price = 2.00
+    example = "MiniMax-Hailuo-2.3-Fast"
+    rank = 2
 
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-        if not isinstance(request, MinimaxVideoRequest):
-            raise TypeError(f"not a MiniMax request: {type(request).__name__}")
-        return HttpCall("minimax", "submit", "POST", SUBMIT_PATH, json=request.to_body())
-
-    def parse_submit(self, payload: Any) -> str:
-        return submitted_id(payload, "task_id")
-
-    def poll_call(self, handle: JobHandle) -> HttpCall:
-        return HttpCall("minimax", "poll", "GET", QUERY_PATH, params=(("task_id", handle.job_id),))
-
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
-        task = payload
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if isinstance(data, dict) and "status" in data:
-            task = data  # gateway envelope [3P]
-        raw = first_present(task, "status")
-        if raw is None:
-            raise TransportError("the MiniMax answer has no status")
-        status = normalise_status(raw, STATUSES)
-        progress = parse_progress(first_present(task, "progress"))
-        if status == "failed":
-            base = task.get("base_resp") if isinstance(task, dict) else None
-            code = base.get("status_code") if isinstance(base, dict) else None
-            message = first_present(task, "fail_reason") or (
-                base.get("status_msg") if isinstance(base, dict) else None
-            )
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
-        urls: list[str] = []
-        file_ids: list[str] = []
-        if status == "succeeded":
-            urls = collect_strings(task, frozenset({"download_url", "video_url"}))
-            if not urls:
-                file_ids = [
-                    str(v)
-                    for v in _file_ids(task)
-                    if isinstance(v, (str, int)) and not isinstance(v, bool)
-                ]
-        return JobState(
-            family="minimax",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
-            file_urls=urls,
-            file_ids=file_ids,
-            progress=1.0 if status == "succeeded" else progress,
+    def poll_call(self, handle: fam.JobHandle) -> fam.HttpCall:
+        return fam.HttpCall(
+            "minimax", "poll", "GET", QUERY_PATH, params=(("task_id", handle.job_id),)
         )
 
-    def file_call(self, handle: JobHandle, file_id: str) -> HttpCall:
-        return HttpCall("minimax", "file", "GET", FILE_PATH, params=(("file_id", file_id),))
+    def failure_of(self, task: Any) -> tuple[Any, str | None]:
+        base = task.get("base_resp") if isinstance(task, dict) else None
+        base = base if isinstance(base, dict) else {}
+        return base.get("status_code"), fam.first_present(task, "fail_reason") or base.get(
+            "status_msg"
+        )
+
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
+        urls = fam.collect_strings(task, frozenset({"download_url", "video_url"}))
+        if urls:
+            return {"file_urls": urls}
+        ids = [
+            str(v) for v in _file_ids(task) if isinstance(v, (str, int)) and not isinstance(v, bool)
+        ]
+        return {"file_ids": ids}
+
+    def file_call(self, handle: fam.JobHandle, file_id: str) -> fam.HttpCall:
+        return fam.HttpCall("minimax", "file", "GET", FILE_PATH, params=(("file_id", file_id),))
 
     def parse_file(self, payload: Any) -> str:
-        urls = collect_strings(payload, frozenset({"download_url", "url"}))
+        urls = fam.collect_strings(payload, frozenset({"download_url", "url"}))
         if not urls:
             raise TransportError("the MiniMax file answer has no download_url")
         return urls[0]

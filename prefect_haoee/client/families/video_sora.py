@@ -31,33 +31,19 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from prefect_haoee.client.errors import TransportError
-from prefect_haoee.client.families.base import (
-    FamilyAdapter,
-    FamilyName,
-    FamilyRequest,
-    HttpCall,
-    JobHandle,
-    JobState,
-    JobStatus,
-    MediaKind,
-    error_table,
-    first_present,
-    normalise_status,
-    submitted_id,
-    unwrap,
-)
+from prefect_haoee.client.answers import OPENAI_STYLE_ERRORS
+from prefect_haoee.client.families import base as fam
 from prefect_haoee.client.requests.rules import WireImage, field_error
 
 CREATE_PATH = "/v1/videos"  # [3P]
-GET_PATH = "/v1/videos/{video_id}"  # [3P]
+GET_PATH = "/v1/videos/{job_id}"  # [3P]
 CONTENT_PATH = "/v1/videos/{video_id}/content"  # GUESS (OpenAI)
 
 SoraSeconds = Literal["4", "8", "12"]
 SoraSize = Literal["720x1280", "1280x720", "1024x1792", "1792x1024"]
 PRO_ONLY_SIZES = frozenset({"1024x1792", "1792x1024"})
 
-STATUSES: dict[str, JobStatus] = {
+STATUSES: dict[str, fam.JobStatus] = {
     "queued": "queued",
     "in_progress": "running",
     "completed": "succeeded",
@@ -65,26 +51,18 @@ STATUSES: dict[str, JobStatus] = {
 }
 
 # GUESS: OpenAI-style error codes.
-ERRORS = error_table(
-    rate_limit={"rate_limit_exceeded", "concurrency_limit_exceeded", "too_many_requests"},
-    moderation={
-        "content_policy_violation",
-        "moderation_blocked",
-        "input_moderation",
-        "content_filter",
-        "sensitive_words_detected",
-    },
-    auth={"invalid_api_key", "unauthorized", "authentication_error"},
-    server={"server_error", "internal_error", "upstream_error", "video_generation_failed"},
-    not_found={"video_not_found", "not_found", "task_not_found", "task_not_exist"},
+ERRORS = OPENAI_STYLE_ERRORS.extended(
+    moderation={"input_moderation"},
+    server={"video_generation_failed"},
+    not_found={"video_not_found"},
 )
 
 
-class SoraVideoRequest(FamilyRequest):
+class SoraVideoRequest(fam.FamilyRequest):
     """``POST /v1/videos``: text (or first-frame reference) to video."""
 
-    family: ClassVar[FamilyName] = "sora"
-    kind: ClassVar[MediaKind] = "video"
+    family: ClassVar[fam.FamilyName] = "sora"
+    kind: ClassVar[fam.MediaKind] = "video"
 
     model: str = Field(default="sora-2", pattern=r"^sora[\w.-]*$")
     prompt: str = Field(min_length=1, max_length=10_000)
@@ -99,11 +77,7 @@ class SoraVideoRequest(FamilyRequest):
     @classmethod
     def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
         """One first-frame image: an https URL as it is, a file as raw base64."""
-        cls.check_reference_count(images)
-        if not images:
-            return {}
-        image = images[0]
-        return {"input_reference": image.base64 if image.base64 is not None else image.url}
+        return cls.one_reference(images, "input_reference")
 
     @field_validator("seconds", mode="before")
     @classmethod
@@ -119,62 +93,34 @@ class SoraVideoRequest(FamilyRequest):
         return self
 
 
-class SoraAdapter(FamilyAdapter):
-    family: ClassVar[FamilyName] = "sora"
-    kind: ClassVar[MediaKind] = "video"
+class SoraAdapter(fam.FamilyAdapter):
     errors = ERRORS
+    statuses = STATUSES
+    no_status = "the video answer has no status"
+    done_progress = None
     request_types = (SoraVideoRequest,)
+    submit_path = CREATE_PATH
+    poll_path = GET_PATH
+    id_keys = ("id", "task_id")
+    model_patterns = (r"^sora(?!_image$)[\w.-]*$",)
+    price = 2.00
+    example = "sora-2"
+    rank = 1
 
-    def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-        if not isinstance(request, SoraVideoRequest):
-            raise TypeError(f"not a sora request: {type(request).__name__}")
-        return HttpCall("sora", "submit", "POST", CREATE_PATH, json=request.to_body())
+    def progress_of(self, task: Any) -> float | None:
+        value = fam.first_present(task, "progress")  # 0..100
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return max(0.0, min(1.0, float(value) / 100))
+        return None
 
-    def parse_submit(self, payload: Any) -> str:
-        return submitted_id(payload, "id", "task_id")
+    def details_of(self, task: Any) -> dict[str, Any]:
+        return {"extras": {k: task[k] for k in ("seconds", "size", "model") if k in task}}
 
-    def poll_call(self, handle: JobHandle) -> HttpCall:
-        return HttpCall("sora", "poll", "GET", GET_PATH.format(video_id=handle.job_id))
-
-    def parse_poll(self, payload: Any, handle: JobHandle, base_url: str) -> JobState:
-        video = payload
-        data = unwrap(payload, "data")
-        if isinstance(data, dict) and "status" in data:
-            video = data  # a gateway envelope around the video object
-        raw = first_present(video, "status")
-        if raw is None:
-            raise TransportError("the video answer has no status")
-        status = normalise_status(raw, STATUSES)
-        progress_raw = first_present(video, "progress")
-        progress = (
-            max(0.0, min(1.0, float(progress_raw) / 100))
-            if isinstance(progress_raw, (int, float)) and not isinstance(progress_raw, bool)
-            else None
-        )
-        extras = {k: video[k] for k in ("seconds", "size", "model") if k in video}
-        if status == "failed":
-            error = video.get("error")
-            code = error.get("code") if isinstance(error, dict) else None
-            message = error.get("message") if isinstance(error, dict) else None
-            return self.failed_state(
-                handle, raw_status=str(raw), code=code, message=message, progress=progress
-            )
-        urls: list[str] = []
-        if status == "succeeded":
-            direct = first_present(video, "video_url", "url") or unwrap(video, "output", "url")
-            if isinstance(direct, str):
-                urls = [direct]
-            else:
-                urls = [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]
-        return JobState(
-            family="sora",
-            job_id=handle.job_id,
-            status=status,
-            raw_status=str(raw),
-            file_urls=urls,
-            progress=progress,
-            extras=extras,
-        )
+    def files_of(self, task: Any, handle: fam.JobHandle, base_url: str) -> dict[str, Any]:
+        direct = fam.first_present(task, "video_url", "url") or fam.unwrap(task, "output", "url")
+        if isinstance(direct, str):
+            return {"file_urls": [direct]}
+        return {"file_urls": [base_url.rstrip("/") + CONTENT_PATH.format(video_id=handle.job_id)]}
 
 
 ADAPTER = SoraAdapter()
