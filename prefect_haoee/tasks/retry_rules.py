@@ -79,3 +79,14 @@ def _exception_of(state: State[Any]) -> BaseException | None:
 def retry_if_retryable(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     """``retry_condition_fn`` for every haoee task."""
     return is_retryable(_exception_of(state))
+
+
+def retry_options(paid: bool) -> dict[str, Any]:
+    """The ``@task`` retry options of a paid call (few, late) or a free one (more, sooner):
+    only what :func:`is_retryable` allows, with jitter."""
+    return {
+        "retries": PAID_RETRIES if paid else FREE_RETRIES,
+        "retry_delay_seconds": PAID_RETRY_DELAYS if paid else FREE_RETRY_DELAYS,
+        "retry_jitter_factor": RETRY_JITTER,
+        "retry_condition_fn": retry_if_retryable,
+    }

@@ -18,7 +18,7 @@ from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
 from prefect_haoee.client.download import download_image as fetch_image
-from prefect_haoee.tasks.records import StoredObject
+from prefect_haoee.tasks.records import META_PAID_BY, META_REQUEST_HASH, META_SHA256, StoredObject
 from prefect_haoee.tasks.retry_rules import (
     FREE_RETRIES,
     FREE_RETRY_DELAYS,
@@ -26,10 +26,7 @@ from prefect_haoee.tasks.retry_rules import (
     retry_if_retryable,
 )
 
-META_SHA256 = "sha256"
-META_REQUEST_HASH = "request-hash"
-META_PAID_BY = "paid-by-run"
-"""S3 metadata: the flow run (or, outside a flow, the task run) that paid for the object."""
+__all__ = ["META_PAID_BY", "META_REQUEST_HASH", "META_SHA256"]
 
 
 def full_key(bucket: S3Bucket, key: str) -> str:
