@@ -262,7 +262,6 @@ async def produce_item(
     request: AnyRequest,
     bucket: S3Bucket,
     prefix: str = "",
-    *,
     mode: ModeChoice = "auto",
     metadata: dict[str, Any] | None = None,
     credentials: HaoeeCredentials | None = None,
@@ -273,7 +272,8 @@ async def produce_item(
     skip_if_stored: bool = True,
     object_stem: str | None = None,
 ) -> ImageRecord:
-    """Produce one item of any kind into ``bucket``; return its record.
+    """Produce one item of any kind into ``bucket``; return its record (also the body of
+    the ``produce_image`` and ``produce_media`` tasks).
 
     The object is ``{object_stem}.{ext}`` (default ``{prefix}/{request_hash}``; further
     files of one answer get ``-1``, ``-2`` ...). ``skip_if_stored`` looks in S3 first (one

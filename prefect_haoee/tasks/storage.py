@@ -19,12 +19,7 @@ from prefect_aws.s3 import S3Bucket
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
 from prefect_haoee.client.download import download_image as fetch_image
 from prefect_haoee.tasks.records import META_PAID_BY, META_REQUEST_HASH, META_SHA256, StoredObject
-from prefect_haoee.tasks.retry_rules import (
-    FREE_RETRIES,
-    FREE_RETRY_DELAYS,
-    RETRY_JITTER,
-    retry_if_retryable,
-)
+from prefect_haoee.tasks.retry_rules import retry_options
 
 __all__ = ["META_PAID_BY", "META_REQUEST_HASH", "META_SHA256"]
 
@@ -187,10 +182,7 @@ _NOT_SUPPORTED = {"NotImplemented", "501"}
     task_run_name="download-image",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=FREE_RETRIES,
-    retry_delay_seconds=FREE_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
+    **retry_options(paid=False),
     tags=["haoee"],
 )
 def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
@@ -203,10 +195,7 @@ def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Downloade
     task_run_name="upload-{key}",
     cache_policy=NO_CACHE,
     persist_result=True,
-    retries=FREE_RETRIES,
-    retry_delay_seconds=FREE_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
+    **retry_options(paid=False),
     tags=["haoee"],
 )
 def upload_image_to_s3(
