@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from prefect import Task, task
+from prefect import Task
 
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
 from prefect_haoee.client import GeneratedImages, HaoeeClient
@@ -25,7 +25,7 @@ from prefect_haoee.tasks.cache import (
 )
 from prefect_haoee.tasks.gateway_calls import to_submitted
 from prefect_haoee.tasks.records import SubmittedGeneration
-from prefect_haoee.tasks.retry_rules import retry_options
+from prefect_haoee.tasks.retry_rules import haoee_task
 from prefect_haoee.tasks.step_json import STEP_SERIALIZER
 
 P = ParamSpec("P")
@@ -45,15 +45,15 @@ class SubmittedTaskPolicy(InputsPolicy):
 def paid_step(step: str, expiration: timedelta) -> Callable[[Callable[P, R]], Task[P, R]]:
     """The ``@task`` of a paid fine-grained step: committed under ``haoee-<step>-<hash>``
     with SERIALIZABLE isolation (a concurrent duplicate waits, then reads), few retries."""
-    return task(
-        name=f"haoee-{step}",
-        task_run_name=f"{step}-{{request.req_key}}",
+    return haoee_task(
+        f"haoee-{step}",
+        f"{step}-{{request.req_key}}",
+        paid=True,
+        tags=("haoee", "haoee-paid"),
         cache_policy=serializable_policy(step),
         cache_expiration=expiration,
         persist_result=True,
         result_serializer=STEP_SERIALIZER,
-        **retry_options(paid=True),
-        tags=["haoee", "haoee-paid"],
     )
 
 
@@ -80,15 +80,14 @@ def generate_image(
         return client.generate(request, model_name=model_name)
 
 
-@task(
-    name="haoee-wait",
-    task_run_name="wait-{submitted.req_key}-{submitted.task_id}",
+@haoee_task(
+    "haoee-wait",
+    "wait-{submitted.req_key}-{submitted.task_id}",
+    paid=False,
     cache_policy=SubmittedTaskPolicy(),
     cache_expiration=RESULT_URL_EXPIRATION,
     persist_result=True,
     result_serializer=STEP_SERIALIZER,
-    **retry_options(paid=False),
-    tags=["haoee"],
 )
 def wait_for_generation(
     submitted: SubmittedGeneration,

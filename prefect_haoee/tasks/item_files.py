@@ -49,6 +49,11 @@ class StoredFile(BaseModel):
     download_s: float = 0.0
     upload_s: float = 0.0
 
+    def record_fields(self) -> dict[str, Any]:
+        """What an item's record says of its first file."""
+        fields = self.model_dump(include={"key", "sha256", "format", "width", "height"})
+        return {**fields, "bytes": self.size, "duration_s": self.duration_s}
+
 
 def file_key(stem: str, index: int, extension: str) -> str:
     """The key (relative to the block's folder) of the ``index``-th file of an answer."""

@@ -189,7 +189,6 @@ class ItemRunner:
 
     async def store(self, answer: Answer, place: Place) -> list[StoredFile]:
         """Fetch and store every file; file URLs that died are asked for again once."""
-        started = time.perf_counter()
         try:
             files = await self._store_files(answer, place)
         except DownloadError as exc:
@@ -198,7 +197,11 @@ class ItemRunner:
             if exc.http_status not in (403, 404) or (self.mode == "sync" and not self.resumed):
                 raise
             files = await self._store_files(await self.answer(refresh=True), place)
-        self._took("download_s", started)
+        spent = {
+            "download_s": sum(f.download_s for f in files),
+            "upload_s": sum(f.upload_s for f in files),
+        }
+        self.timings = self.timings.model_copy(update=spent)
         if not files:
             raise TransportError(f"the gateway answered no file for {self.original.request_hash}")
         return files
@@ -229,7 +232,6 @@ class ItemRunner:
         }
 
     def record(self, bucket: str, files: list[StoredFile], payer: str) -> ImageRecord:
-        first = files[0]
         return ImageRecord(
             request_hash=self.original.request_hash,
             generated_hash=self.request.request_hash,
@@ -238,14 +240,8 @@ class ItemRunner:
             mode=self.mode,
             seed=self.request.seed_value,
             bucket=bucket,
-            key=first.key,
+            **files[0].record_fields(),
             extra_keys=[f.key for f in files[1:]],
-            sha256=first.sha256,
-            format=first.format,
-            width=first.width,
-            height=first.height,
-            bytes=first.size,
-            duration_s=first.duration_s,
             gateway_request_id=self.gateway_request_id,
             task_id=handle_id(self.handle) if self.handle is not None else None,
             cost_units=self.paid,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any, cast
 
-from prefect import task
 from prefect.tasks import TaskRunNameCallbackWithParameters
 
 from prefect_haoee.tasks.cache import InputsPolicy, cacheable_hash, step_key
@@ -24,7 +23,7 @@ from prefect_haoee.tasks.request_traits import (
     reseed,
     resolve_mode,
 )
-from prefect_haoee.tasks.retry_rules import retry_options
+from prefect_haoee.tasks.retry_rules import haoee_task
 
 __all__ = [
     "DEFAULT_MAX_RESEEDS",
@@ -57,12 +56,11 @@ def produce_run_name(parameters: dict[str, Any]) -> str:
     return f"produce-{model_of(parameters['request'])}"
 
 
-produce_image = task(
-    name="haoee-produce-image",
-    task_run_name=cast(TaskRunNameCallbackWithParameters, produce_run_name),
+produce_image = haoee_task(
+    "haoee-produce-image",
+    cast(TaskRunNameCallbackWithParameters, produce_run_name),
+    paid=True,
     cache_policy=ProducePolicy(),
     persist_result=True,
-    **retry_options(paid=True),
-    tags=["haoee"],
 )(produce_item)
 """Submit/wait (or generate), fetch, verify and store one item; return its record."""
