@@ -28,17 +28,8 @@ from prefect_haoee.campaigns.builder import Loc, seedless_problems
 from prefect_haoee.campaigns.errors import Problem, error_message
 from prefect_haoee.campaigns.models import ModelInfo
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
-from prefect_haoee.client.families import (
-    FamilyRequest,
-    ImageEditRequest,
-    ImageGenerationRequest,
-    KlingImage2VideoRequest,
-    KlingText2VideoRequest,
-    MinimaxVideoRequest,
-    SoraVideoRequest,
-    SunoCustomRequest,
-    SunoInspirationRequest,
-)
+from prefect_haoee.client import families
+from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests.rules import InputLimits, WireImage
 
 FIRST_IMAGE_FIELD = {"sora": "input_reference", "minimax": "first_frame_image", "kling": "image"}
@@ -53,21 +44,21 @@ def family_class(
 ) -> type[FamilyRequest]:
     files = any(image.base64 is not None for image in wire or [])
     if info.family == "openai_images":
-        return ImageEditRequest if files else ImageGenerationRequest
+        return families.ImageEditRequest if files else families.ImageGenerationRequest
     if info.family == "sora":
-        return SoraVideoRequest
+        return families.SoraVideoRequest
     if info.family == "minimax":
-        return MinimaxVideoRequest
+        return families.MinimaxVideoRequest
     if info.family == "kling":
         with_image = prompt.image_urls or wire
-        return KlingImage2VideoRequest if with_image else KlingText2VideoRequest
+        return families.KlingImage2VideoRequest if with_image else families.KlingText2VideoRequest
     if "title" in params or "tags" in params:
-        return SunoCustomRequest
-    return SunoInspirationRequest
+        return families.SunoCustomRequest
+    return families.SunoInspirationRequest
 
 
 def text_field(cls: type[FamilyRequest]) -> str:
-    return "gpt_description_prompt" if cls is SunoInspirationRequest else "prompt"
+    return "gpt_description_prompt" if cls is families.SunoInspirationRequest else "prompt"
 
 
 def family_body(

@@ -15,7 +15,7 @@ record written by one resumes under another:
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, cast
 
 from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages
 from prefect_haoee.client.families import FamilyRequest, JobHandle, JobState
@@ -32,14 +32,13 @@ Answer: TypeAlias = GeneratedImages | JobState
 def to_submitted(
     request: VisualRequest, task_id: str, request_id: str | None
 ) -> SubmittedGeneration:
+    """The committed form of an accepted submission: the task id and what a poll sends."""
     return SubmittedGeneration(
+        **request.model_dump(include={"req_key", "return_url", "logo_info"}),
         request_hash=request.request_hash,
-        req_key=request.req_key,
-        task_id=task_id,
         seed=request.seed_value,
         deterministic=request.is_deterministic,
-        return_url=request.return_url,
-        logo_info=request.logo_info,
+        task_id=task_id,
         gateway_request_id=request_id,
         submitted_at=datetime.now(timezone.utc),
     )
@@ -125,13 +124,14 @@ def calls_for(request: AnyRequest) -> GatewayCalls:
 
 
 def _visual(request: AnyRequest) -> VisualRequest:
-    # The client's visual methods are typed on the visual base: narrowed for mypy only.
-    if not isinstance(request, VisualRequest):
+    # The client's methods are typed on each API's base; the adapter was chosen by the API
+    # the request declares, which is checked again here instead of its class.
+    if api_of(request) != VISUAL_API:
         raise TypeError(f"{type(request).__name__} is not a volcv request")
-    return request
+    return cast(VisualRequest, request)
 
 
 def _family(request: AnyRequest) -> FamilyRequest:
-    if not isinstance(request, FamilyRequest):
+    if api_of(request) == VISUAL_API:
         raise TypeError(f"{type(request).__name__} is not a family request")
-    return request
+    return cast(FamilyRequest, request)
