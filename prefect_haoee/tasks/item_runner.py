@@ -149,7 +149,10 @@ class ItemRunner:
         one is paid again, a poll is free); ``resubmit`` pays a new submission."""
         if self.mode == "sync":
             return await self._generate(overwrite=refresh)
-        handle = await self._submit(overwrite=resubmit)
+        if refresh and self.handle is not None:
+            handle = self.handle  # this run's submission: poll it again (free)
+        else:
+            handle = await self._submit(overwrite=resubmit)
         try:
             return await self._wait(handle, overwrite=refresh)
         except (TaskNotFoundError, TaskExpiredError):
