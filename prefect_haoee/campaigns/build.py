@@ -14,31 +14,37 @@ Seeds (DESIGN.md "Seeds are explicit"):
 
 Models with secondary seeds (``llm_seed``, ``sr_seed`` of 通用2.1) get the item's seed there
 too unless ``params`` set them, so that their requests are deterministic as well.
+
+Building is written once for every gateway API (:func:`build_request`): read and check
+the references, make the body, validate it, and map the model's errors back to where
+each value was written. What differs is a :class:`RequestBuilder`: the visual one here,
+the other families' in :mod:`~prefect_haoee.campaigns.family_build`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_haoee.campaigns.errors import Problem, close_matches, error_message, format_loc
-from prefect_haoee.campaigns.family_build import build_family_request, family_prompt_problems
+from prefect_haoee.campaigns.builder import Loc, RequestBuilder, problems_from, seedless_problems
+from prefect_haoee.campaigns.errors import Problem, error_message
+from prefect_haoee.campaigns.family_build import FamilyBuilder
 from prefect_haoee.campaigns.models import resolve_model
 from prefect_haoee.campaigns.reference_build import images_at, reference_wire
 from prefect_haoee.campaigns.references import Reference, ReferenceReader
 from prefect_haoee.campaigns.spec import MAX_SEED, Campaign, PromptSpec
 from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests import REQUEST_CLASSES, VisualRequest, parse_request
+from prefect_haoee.client.requests.rules import InputLimits
 
 SEED_MODULUS = 2**31 - 1
 PROMPT_FIELDS = ("prompt", "positive_prompt", "custom_prompt")
 EXTRA_SEED_FIELDS = ("llm_seed", "sr_seed")
 IMAGE_FIELDS = ("image_urls", "binary_data_base64", "image_digests")
-
-Loc = tuple[str | int, ...]
 
 
 def derive_seed(campaign: str, prompt_id: str, variant: int, salt: str = "") -> int:
@@ -66,44 +72,6 @@ def prompt_field(cls: type[VisualRequest]) -> str | None:
     return next((name for name in PROMPT_FIELDS if name in cls.model_fields), None)
 
 
-def prompt_problems(campaign: Campaign, index: int, prompt: PromptSpec) -> list[Problem]:
-    """Rules of a prompt that do not depend on the variant (seeds and the model's fields)."""
-    req_key = campaign.req_key_for(prompt)
-    model_at = campaign.locate(index, ("model",)) if prompt.model else _top(campaign, "model")
-    info = resolve_model(req_key)
-    if info is not None and prompt.kind is not None and prompt.kind != info.kind:
-        at = campaign.locate(index, ("kind",))
-        return [Problem(*at, f"kind {prompt.kind!r} but {req_key} makes {info.kind}")]
-    if info is not None and info.family != "visual":
-        return family_prompt_problems(campaign, index, prompt, info)
-    cls = REQUEST_CLASSES.get(req_key)
-    if cls is None:
-        return [Problem(*model_at, f"no request model for req_key {req_key!r}")]
-    problems = []
-    if prompt_field(cls) is None:
-        problems.append(Problem(*model_at, f"{req_key} has no prompt field to put the text in"))
-    variants = campaign.variants_for(prompt)
-    variants_at = (
-        campaign.locate(index, ("variants",)) if prompt.variants else _top(campaign, "variants")
-    )
-    if "seed" not in cls.model_fields:
-        if prompt.seed is not None:
-            at = campaign.locate(index, ("seed",))
-            problems.append(Problem(*at, f"{req_key} has no seed parameter"))
-        if variants > 1:
-            problems.append(
-                Problem(
-                    *variants_at,
-                    f"{req_key} has no seed parameter, so its {variants} variants of "
-                    f"prompt {prompt.id!r} would be the same request; use variants: 1",
-                )
-            )
-    elif prompt.seed is not None and prompt.seed >= 0 and prompt.seed + variants - 1 > MAX_SEED:
-        at = campaign.locate(index, ("seed",))
-        problems.append(Problem(*at, f"seed + variants - 1 must stay <= {MAX_SEED}"))
-    return problems
-
-
 def request_body(
     campaign: Campaign, prompt: PromptSpec, seed: int, images: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -129,6 +97,85 @@ def request_body(
     return body
 
 
+@dataclass(frozen=True)
+class VisualBuilder:
+    """Volcengine visual requests: one class per ``req_key`` (a discriminated union)."""
+
+    name: str
+    model_field = "req_key"
+    seed_fields = ("seed", *EXTRA_SEED_FIELDS)
+    image_fields = IMAGE_FIELDS
+
+    @property
+    def cls(self) -> type[VisualRequest]:
+        return REQUEST_CLASSES[self.name]
+
+    def prompt_problems(self, campaign: Campaign, index: int, prompt: PromptSpec) -> list[Problem]:
+        cls = REQUEST_CLASSES.get(self.name)
+        model_at = campaign.locate(index, ("model",)) if prompt.model else _top(campaign, "model")
+        if cls is None:
+            return [Problem(*model_at, f"no request model for req_key {self.name!r}")]
+        problems = []
+        if prompt_field(cls) is None:
+            message = f"{self.name} has no prompt field to put the text in"
+            problems.append(Problem(*model_at, message))
+        if "seed" not in cls.model_fields:
+            problems += seedless_problems(
+                campaign, index, prompt, self.name, f"{self.name} has no seed parameter"
+            )
+        elif prompt.seed is not None and prompt.seed >= 0 and _past_max(campaign, prompt):
+            at = campaign.locate(index, ("seed",))
+            problems.append(Problem(*at, f"seed + variants - 1 must stay <= {MAX_SEED}"))
+        return problems
+
+    def input_limits(self, campaign: Campaign, prompt: PromptSpec) -> InputLimits:
+        return self.cls.input_limits
+
+    def body(
+        self, campaign: Campaign, prompt: PromptSpec, seed: int, wire: list[Any]
+    ) -> tuple[type[VisualRequest], dict[str, Any]]:
+        return self.cls, request_body(campaign, prompt, seed, self.cls.reference_fields(wire))
+
+    def validate(self, cls: type[Any], body: dict[str, Any]) -> VisualRequest:
+        return parse_request(body)
+
+    def text_field(self, cls: type[Any]) -> str | None:
+        return prompt_field(cls)
+
+    def known_fields(self, cls: type[Any]) -> list[str]:
+        return [f for f in cls.model_fields if f not in PROMPT_FIELDS + IMAGE_FIELDS]
+
+    def located(self, loc: Loc) -> Loc:
+        return loc[1:] if loc and loc[0] == self.name else loc  # the union's tag
+
+    def message(self, error: Any) -> str:
+        """The error's message, naming the model unless it does already."""
+        message = error_message(error)
+        return message if self.name in message else f"{message} (req_key {self.name})"
+
+    def image_message(self, exc: ValueError) -> str:
+        return str(exc)
+
+
+def builder_for(campaign: Campaign, prompt: PromptSpec) -> RequestBuilder:
+    """The builder of the API that serves the prompt's model."""
+    req_key = campaign.req_key_for(prompt)
+    info = resolve_model(req_key)
+    if info is not None and info.family != "visual":
+        return FamilyBuilder(info)
+    return VisualBuilder(req_key)
+
+
+def prompt_problems(campaign: Campaign, index: int, prompt: PromptSpec) -> list[Problem]:
+    """Rules of a prompt that do not depend on the variant (seeds and the model's fields)."""
+    req_key = campaign.req_key_for(prompt)
+    info = resolve_model(req_key)
+    if info is not None and prompt.kind is not None and prompt.kind != info.kind:
+        at = campaign.locate(index, ("kind",))
+        return [Problem(*at, f"kind {prompt.kind!r} but {req_key} makes {info.kind}")]
+    return builder_for(campaign, prompt).prompt_problems(campaign, index, prompt)
+
+
 def build_request(
     campaign: Campaign,
     index: int,
@@ -140,86 +187,26 @@ def build_request(
 
     Also returns the item's reference images (read through ``reader``, by default the
     campaign's)."""
-    reader = reader or campaign.reader
-    req_key = campaign.req_key_for(prompt)
-    info = resolve_model(req_key)
-    if info is not None and info.family != "visual":
-        return build_family_request(campaign, index, prompt, info, reader)
-    cls = REQUEST_CLASSES[req_key]
+    builder = builder_for(campaign, prompt)
+    limits = builder.input_limits(campaign, prompt)
     refs, wire, problems = reference_wire(
-        campaign, index, prompt, reader, cls.input_limits, req_key
+        campaign, index, prompt, reader or campaign.reader, limits, builder.name
     )
     if problems:
         return None, problems, refs
     try:
-        fields = cls.reference_fields(wire)
+        cls, body = builder.body(campaign, prompt, seed, wire)
     except ValueError as exc:
-        return None, [Problem(*images_at(campaign, index, prompt), str(exc))], refs
-    body = request_body(campaign, prompt, seed, fields)
+        at = images_at(campaign, index, prompt)
+        return None, [Problem(*at, builder.image_message(exc))], refs
     try:
-        return parse_request(body), [], refs
+        return builder.validate(cls, body), [], refs
     except ValidationError as exc:
-        return None, request_problems(exc, campaign, index, prompt), refs
+        return None, problems_from(exc, builder, cls, campaign, index, prompt), refs
 
 
-def request_problems(
-    exc: ValidationError, campaign: Campaign, index: int, prompt: PromptSpec
-) -> list[Problem]:
-    """Map the request model's errors back to where each value was written."""
-    req_key = campaign.req_key_for(prompt)
-    cls = REQUEST_CLASSES[req_key]
-    text_field = prompt_field(cls)
-    problems = []
-    for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
-        if loc and loc[0] == req_key:  # the discriminated union's tag
-            loc = loc[1:]
-        if not loc:
-            problems.append(Problem(*campaign.locate(index), _with_key(error, req_key)))
-            continue
-        field, rest = str(loc[0]), loc[1:]
-        at = _where(campaign, index, prompt, field, rest, text_field)
-        if error.get("type") == "extra_forbidden" and not rest:
-            known = [f for f in cls.model_fields if f not in PROMPT_FIELDS + IMAGE_FIELDS]
-            hint = close_matches(field, known)
-            tail = f"; did you mean {hint}?" if hint else ""
-            message = f"unknown parameter {field!r} for {req_key}{tail}"
-        else:
-            message = _with_key(error, req_key)
-        problems.append(Problem(*at, message))
-    return problems
-
-
-def _with_key(error: Any, req_key: str) -> str:
-    """The error's message, naming the model unless it does already."""
-    message = error_message(error)
-    return message if req_key in message else f"{message} (req_key {req_key})"
-
-
-def _where(
-    campaign: Campaign,
-    index: int,
-    prompt: PromptSpec,
-    field: str,
-    rest: Loc,
-    text_field: str | None,
-) -> tuple[str, str]:
-    """Where the value of request field ``field`` came from in the campaign file."""
-    if field == text_field:
-        return campaign.locate(index, ("prompt", *rest))
-    if field in IMAGE_FIELDS:
-        if campaign.images_for(prompt)[0]:
-            return images_at(campaign, index, prompt, *[r for r in rest if isinstance(r, int)])
-        return campaign.locate(index, (field, *rest))
-    if field in prompt.params:
-        return campaign.locate(index, ("params", field, *rest))
-    if field in campaign.params:
-        return campaign.source, format_loc(("params", field, *rest))
-    if field == "seed" or field in EXTRA_SEED_FIELDS:
-        return campaign.locate(index, ("seed",))
-    if field == "req_key":
-        return campaign.locate(index, ("model",)) if prompt.model else _top(campaign, "model")
-    return campaign.locate(index, ("params", field, *rest))
+def _past_max(campaign: Campaign, prompt: PromptSpec) -> bool:
+    return (prompt.seed or 0) + campaign.variants_for(prompt) - 1 > MAX_SEED
 
 
 def _top(campaign: Campaign, key: str) -> tuple[str, str]:

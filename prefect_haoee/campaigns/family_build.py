@@ -21,27 +21,16 @@ last) as a URL, raw base64 (sora, kling) or a data URL (MiniMax).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from prefect_haoee.campaigns.errors import Problem, close_matches, error_message
+from prefect_haoee.campaigns.builder import Loc, seedless_problems
+from prefect_haoee.campaigns.errors import Problem, error_message
 from prefect_haoee.campaigns.models import ModelInfo
-from prefect_haoee.campaigns.reference_build import images_at, reference_wire
-from prefect_haoee.campaigns.references import Reference, ReferenceReader
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
-from prefect_haoee.client.families import (
-    FamilyRequest,
-    ImageEditRequest,
-    ImageGenerationRequest,
-    KlingImage2VideoRequest,
-    KlingText2VideoRequest,
-    MinimaxVideoRequest,
-    SoraVideoRequest,
-    SunoCustomRequest,
-    SunoInspirationRequest,
-)
-from prefect_haoee.client.requests.rules import WireImage
+from prefect_haoee.client import families
+from prefect_haoee.client.families import FamilyRequest
+from prefect_haoee.client.requests.rules import InputLimits, WireImage
 
 FIRST_IMAGE_FIELD = {"sora": "input_reference", "minimax": "first_frame_image", "kling": "image"}
 MODEL_FIELD = {"kling": "model_name", "suno": "mv"}
@@ -55,21 +44,21 @@ def family_class(
 ) -> type[FamilyRequest]:
     files = any(image.base64 is not None for image in wire or [])
     if info.family == "openai_images":
-        return ImageEditRequest if files else ImageGenerationRequest
+        return families.ImageEditRequest if files else families.ImageGenerationRequest
     if info.family == "sora":
-        return SoraVideoRequest
+        return families.SoraVideoRequest
     if info.family == "minimax":
-        return MinimaxVideoRequest
+        return families.MinimaxVideoRequest
     if info.family == "kling":
         with_image = prompt.image_urls or wire
-        return KlingImage2VideoRequest if with_image else KlingText2VideoRequest
+        return families.KlingImage2VideoRequest if with_image else families.KlingText2VideoRequest
     if "title" in params or "tags" in params:
-        return SunoCustomRequest
-    return SunoInspirationRequest
+        return families.SunoCustomRequest
+    return families.SunoInspirationRequest
 
 
 def text_field(cls: type[FamilyRequest]) -> str:
-    return "gpt_description_prompt" if cls is SunoInspirationRequest else "prompt"
+    return "gpt_description_prompt" if cls is families.SunoInspirationRequest else "prompt"
 
 
 def family_body(
@@ -90,95 +79,62 @@ def family_body(
     return cls, body
 
 
-def family_prompt_problems(
-    campaign: Campaign, index: int, prompt: PromptSpec, info: ModelInfo
-) -> list[Problem]:
-    problems = []
-    if prompt.seed is not None:
-        at = campaign.locate(index, ("seed",))
-        problems.append(Problem(*at, f"{info.name} ({info.family}) takes no seed"))
-    if prompt.binary_data_base64 is not None:
-        at = campaign.locate(index, ("binary_data_base64",))
-        problems.append(Problem(*at, f"{info.name} takes reference images as image_urls"))
-    if prompt.image_urls and info.family == "suno":
-        at = campaign.locate(index, ("image_urls",))
-        problems.append(Problem(*at, f"{info.name} (music) takes no image"))
-    variants = campaign.variants_for(prompt)
-    if variants > 1:
-        at = (
-            campaign.locate(index, ("variants",))
-            if prompt.variants
-            else (campaign.source, "variants")
+@dataclass(frozen=True)
+class FamilyBuilder:
+    """Requests of the other families (a class per family and mode, no seed)."""
+
+    info: ModelInfo
+    seed_fields = ()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def model_field(self) -> str:
+        return MODEL_FIELD.get(self.info.family, "model")
+
+    @property
+    def image_fields(self) -> tuple[str, ...]:
+        return ("image", "image_tail", *FIRST_IMAGE_FIELD.values())
+
+    def prompt_problems(self, campaign: Campaign, index: int, prompt: PromptSpec) -> list[Problem]:
+        info = self.info
+        problems = seedless_problems(
+            campaign, index, prompt, info.name, f"{info.name} ({info.family}) takes no seed"
         )
-        problems.append(
-            Problem(
-                *at,
-                f"{info.name} has no seed parameter, so its {variants} variants of prompt "
-                f"{prompt.id!r} would be the same request; use variants: 1",
-            )
-        )
-    return problems
+        if prompt.binary_data_base64 is not None:
+            at = campaign.locate(index, ("binary_data_base64",))
+            problems.append(Problem(*at, f"{info.name} takes reference images as image_urls"))
+        if prompt.image_urls and info.family == "suno":
+            at = campaign.locate(index, ("image_urls",))
+            problems.append(Problem(*at, f"{info.name} (music) takes no image"))
+        return problems
 
+    def input_limits(self, campaign: Campaign, prompt: PromptSpec) -> InputLimits:
+        params = {**campaign.params, **prompt.params}
+        return family_class(self.info, prompt, params, []).input_limits
 
-def build_family_request(
-    campaign: Campaign,
-    index: int,
-    prompt: PromptSpec,
-    info: ModelInfo,
-    reader: ReferenceReader,
-) -> tuple[FamilyRequest | None, list[Problem], list[Reference]]:
-    limits_cls = family_class(info, prompt, {**campaign.params, **prompt.params}, [])
-    refs, wire, problems = reference_wire(
-        campaign, index, prompt, reader, limits_cls.input_limits, info.name
-    )
-    if problems:
-        return None, problems, refs
-    try:
-        cls, body = family_body(campaign, info, prompt, wire)
-    except ValueError as exc:
-        message = f"{info.name}: {exc}"
-        return None, [Problem(*images_at(campaign, index, prompt), message)], refs
-    try:
-        return cls.model_validate(body), [], refs
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            field = str(loc[0]) if loc else ""
-            rest = loc[1:]
-            at = _where(campaign, index, prompt, info, cls, field, rest)
-            if error.get("type") == "extra_forbidden" and not rest:
-                hint = close_matches(field, list(cls.model_fields))
-                tail = f"; did you mean {hint}?" if hint else ""
-                message = f"unknown parameter {field!r} for {info.name}{tail}"
-            else:
-                message = f"{error_message(error)} (model {info.name})"
-            problems.append(Problem(*at, message))
-        return None, problems, refs
+    def body(
+        self, campaign: Campaign, prompt: PromptSpec, seed: int, wire: list[WireImage]
+    ) -> tuple[type[FamilyRequest], dict[str, Any]]:
+        return family_body(campaign, self.info, prompt, wire)
 
+    def validate(self, cls: type[Any], body: dict[str, Any]) -> FamilyRequest:
+        request: FamilyRequest = cls.model_validate(body)
+        return request
 
-def _where(
-    campaign: Campaign,
-    index: int,
-    prompt: PromptSpec,
-    info: ModelInfo,
-    cls: type[FamilyRequest],
-    field: str,
-    rest: tuple[Any, ...],
-) -> tuple[str, str]:
-    if field == text_field(cls):
-        return campaign.locate(index, ("prompt", *rest))
-    if field in ("image", "image_tail", *FIRST_IMAGE_FIELD.values()):
-        if prompt.image_urls:
-            return campaign.locate(index, ("image_urls", *rest))
-        if campaign.images_for(prompt)[0]:
-            return images_at(campaign, index, prompt)
-    if field in prompt.params:
-        return campaign.locate(index, ("params", field, *rest))
-    if field in campaign.params:
-        from prefect_haoee.campaigns.errors import format_loc
+    def text_field(self, cls: type[Any]) -> str | None:
+        return text_field(cls)
 
-        return campaign.source, format_loc(("params", field, *rest))
-    if field == MODEL_FIELD.get(info.family, "model"):
-        return campaign.locate(index, ("model",)) if prompt.model else (campaign.source, "model")
-    return campaign.locate(index, ("params", field, *rest) if field else ())
+    def known_fields(self, cls: type[Any]) -> list[str]:
+        return list(cls.model_fields)
+
+    def located(self, loc: Loc) -> Loc:
+        return loc
+
+    def message(self, error: Any) -> str:
+        return f"{error_message(error)} (model {self.info.name})"
+
+    def image_message(self, exc: ValueError) -> str:
+        return f"{self.info.name}: {exc}"

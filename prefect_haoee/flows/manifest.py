@@ -99,24 +99,7 @@ def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> 
     }
     if record is None:
         return ManifestEntry(**base, seed=item.seed, status="failed", error=error)
-    return ManifestEntry(
-        **base,
-        seed=record.seed,
-        status="done",
-        key=record.key,
-        sha256=record.sha256,
-        width=record.width,
-        height=record.height,
-        bytes=record.bytes,
-        format=record.format,
-        duration_s=record.duration_s,
-        extra_keys=record.extra_keys,
-        gateway_request_id=record.gateway_request_id,
-        cost_units=record.cost_units,
-        source=record.source,
-        paid_by=record.paid_by,
-        paid_twice_with=record.paid_twice_with,
-    )
+    return ManifestEntry(**base, **record.entry_fields(), status="done")
 
 
 def build_manifest(
@@ -203,28 +186,4 @@ def reconcile(previous: Manifest | None, manifest: Manifest, since: datetime) ->
 
 def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
     """An earlier run's record of a stored image (no S3 call needed)."""
-    if entry.status != "done" or entry.key is None or entry.sha256 is None:
-        return None
-    return ImageRecord(
-        request_hash=entry.request_hash,
-        generated_hash=entry.request_hash,
-        req_key=entry.req_key,
-        kind="video" if entry.kind == "video" else "music" if entry.kind == "music" else "image",
-        mode="async" if entry.mode == "async" else "sync",
-        seed=entry.seed,
-        bucket=bucket,
-        key=entry.key,
-        sha256=entry.sha256,
-        format=entry.format or "",
-        width=entry.width or 0,
-        height=entry.height or 0,
-        bytes=entry.bytes or 0,
-        duration_s=entry.duration_s,
-        extra_keys=entry.extra_keys,
-        gateway_request_id=entry.gateway_request_id,
-        cost_units=0,
-        paid_by=entry.paid_by,
-        paid_twice_with=entry.paid_twice_with,
-        source="s3",
-        cache_hit=True,
-    )
+    return ImageRecord.from_manifest(entry.model_dump(), bucket)

@@ -23,7 +23,6 @@ from typing import Any
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
-from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.locks import LOCK_MANAGER
 
 SUBMIT_EXPIRATION = timedelta(hours=11)
@@ -37,8 +36,37 @@ def step_key(step: str, request_hash: str) -> str:
     return f"haoee-{step}-{request_hash}"
 
 
+class InputsPolicy(CachePolicy):
+    """A cache policy whose key is a function of the task's inputs only (no run id)."""
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        return self.key_of(inputs)
+
+    def key_of(self, inputs: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+
+def cacheable_hash(value: Any) -> str | None:
+    """The request hash of a request (or a submission) that may be cached; None for one
+    with a random seed, or for anything without a request hash."""
+    request_hash = getattr(value, "request_hash", None)
+    if not isinstance(request_hash, str):
+        return None
+    if getattr(value, "is_deterministic", True) is False:
+        return None
+    if getattr(value, "deterministic", True) is False:
+        return None
+    return request_hash
+
+
 @dataclass
-class RequestHashPolicy(CachePolicy):
+class RequestHashPolicy(InputsPolicy):
     """Cache key = the request hash of the ``request`` argument, prefixed by the step name.
 
     Inputs-only by construction: run ids, clients and credentials never enter the key. A
@@ -48,24 +76,9 @@ class RequestHashPolicy(CachePolicy):
     step: str = "generate"
     argument: str = "request"
 
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
-        value = inputs.get(self.argument)
-        request_hash = getattr(value, "request_hash", None)
-        if request_hash is None and isinstance(value, VisualRequest):
-            request_hash = value.request_hash
-        if not isinstance(request_hash, str):
-            return None
-        if isinstance(value, VisualRequest) and not value.is_deterministic:
-            return None
-        if getattr(value, "deterministic", True) is False:
-            return None
-        return step_key(self.step, request_hash)
+    def key_of(self, inputs: dict[str, Any]) -> str | None:
+        request_hash = cacheable_hash(inputs.get(self.argument))
+        return step_key(self.step, request_hash) if request_hash is not None else None
 
 
 def serializable_policy(step: str, argument: str = "request") -> RequestHashPolicy:

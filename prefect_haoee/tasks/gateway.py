@@ -7,12 +7,11 @@ instead of paying. ``wait_for_generation`` only polls (free).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
 
-from prefect import task
-from prefect.cache_policies import CachePolicy
-from prefect.context import TaskRunContext
+from prefect import Task
 
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
 from prefect_haoee.client import GeneratedImages, HaoeeClient
@@ -20,66 +19,45 @@ from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.cache import (
     RESULT_URL_EXPIRATION,
     SUBMIT_EXPIRATION,
+    InputsPolicy,
     serializable_policy,
     step_key,
 )
+from prefect_haoee.tasks.gateway_calls import to_submitted
 from prefect_haoee.tasks.records import SubmittedGeneration
-from prefect_haoee.tasks.retry_rules import (
-    FREE_RETRIES,
-    FREE_RETRY_DELAYS,
-    PAID_RETRIES,
-    PAID_RETRY_DELAYS,
-    RETRY_JITTER,
-    retry_if_retryable,
-)
+from prefect_haoee.tasks.retry_rules import haoee_task
 from prefect_haoee.tasks.step_json import STEP_SERIALIZER
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-class SubmittedTaskPolicy(CachePolicy):
+
+class SubmittedTaskPolicy(InputsPolicy):
     """Key of a poll result: request hash + gateway task id (a resubmission is a new key)."""
 
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
+    def key_of(self, inputs: dict[str, Any]) -> str | None:
         submitted = inputs.get("submitted")
         if not isinstance(submitted, SubmittedGeneration) or not submitted.deterministic:
             return None
         return step_key(f"wait-{submitted.task_id}", submitted.request_hash)
 
 
-def to_submitted(
-    request: VisualRequest, task_id: str, request_id: str | None
-) -> SubmittedGeneration:
-    return SubmittedGeneration(
-        request_hash=request.request_hash,
-        req_key=request.req_key,
-        task_id=task_id,
-        seed=request.seed_value,
-        deterministic=request.is_deterministic,
-        return_url=request.return_url,
-        logo_info=request.logo_info,
-        gateway_request_id=request_id,
-        submitted_at=datetime.now(timezone.utc),
+def paid_step(step: str, expiration: timedelta) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The ``@task`` of a paid fine-grained step: committed under ``haoee-<step>-<hash>``
+    with SERIALIZABLE isolation (a concurrent duplicate waits, then reads), few retries."""
+    return haoee_task(
+        f"haoee-{step}",
+        f"{step}-{{request.req_key}}",
+        paid=True,
+        tags=("haoee", "haoee-paid"),
+        cache_policy=serializable_policy(step),
+        cache_expiration=expiration,
+        persist_result=True,
+        result_serializer=STEP_SERIALIZER,
     )
 
 
-@task(
-    name="haoee-submit",
-    task_run_name="submit-{request.req_key}",
-    cache_policy=serializable_policy("submit"),
-    cache_expiration=SUBMIT_EXPIRATION,
-    persist_result=True,
-    result_serializer=STEP_SERIALIZER,
-    retries=PAID_RETRIES,
-    retry_delay_seconds=PAID_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
-    tags=["haoee", "haoee-paid"],
-)
+@paid_step("submit", SUBMIT_EXPIRATION)
 def submit_generation(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
@@ -91,19 +69,7 @@ def submit_generation(
     return to_submitted(request, result.task_id, result.request_id)
 
 
-@task(
-    name="haoee-generate",
-    task_run_name="generate-{request.req_key}",
-    cache_policy=serializable_policy("generate"),
-    cache_expiration=RESULT_URL_EXPIRATION,
-    persist_result=True,
-    result_serializer=STEP_SERIALIZER,
-    retries=PAID_RETRIES,
-    retry_delay_seconds=PAID_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
-    tags=["haoee", "haoee-paid"],
-)
+@paid_step("generate", RESULT_URL_EXPIRATION)
 def generate_image(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
@@ -114,18 +80,14 @@ def generate_image(
         return client.generate(request, model_name=model_name)
 
 
-@task(
-    name="haoee-wait",
-    task_run_name="wait-{submitted.req_key}-{submitted.task_id}",
+@haoee_task(
+    "haoee-wait",
+    "wait-{submitted.req_key}-{submitted.task_id}",
+    paid=False,
     cache_policy=SubmittedTaskPolicy(),
     cache_expiration=RESULT_URL_EXPIRATION,
     persist_result=True,
     result_serializer=STEP_SERIALIZER,
-    retries=FREE_RETRIES,
-    retry_delay_seconds=FREE_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
-    tags=["haoee"],
 )
 def wait_for_generation(
     submitted: SubmittedGeneration,
@@ -135,9 +97,5 @@ def wait_for_generation(
     """Poll a submitted task until done (free). Raises on not_found/expired/deadline."""
     with HaoeeClient(resolve_settings(credentials)) as client:
         return client.wait(
-            submitted.req_key,
-            submitted.task_id,
-            timeout=timeout,
-            return_url=submitted.return_url,
-            logo_info=submitted.logo_info,
+            submitted.req_key, submitted.task_id, timeout=timeout, **submitted.poll_options()
         )

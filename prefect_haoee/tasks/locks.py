@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import lock_descriptor, unlock_descriptor
@@ -29,8 +31,29 @@ from prefect.locking.protocol import LockManager
 
 from prefect_haoee.tasks.errors import LockConfigurationError, LockNotObtainedError
 from prefect_haoee.tasks.lock_settings import lock_settings
+from prefect_haoee.tasks.per_process import PerProcess
 
 POLL_SECONDS = 0.02
+
+
+def _deadline(timeout: float | None) -> float:
+    return math.inf if timeout is None else time.monotonic() + timeout
+
+
+def poll_until(done: Callable[[], bool], timeout: float | None) -> bool:
+    """True as soon as ``done()`` is, False once ``timeout`` seconds passed (None: never)."""
+    deadline = _deadline(timeout)
+    while not (ok := done()) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    return ok
+
+
+async def apoll_until(done: Callable[[], bool], timeout: float | None) -> bool:
+    """:func:`poll_until`, sleeping in the event loop."""
+    deadline = _deadline(timeout)
+    while not (ok := done()) and time.monotonic() < deadline:
+        await asyncio.sleep(POLL_SECONDS)
+    return ok
 
 
 def _try_lock(fd: int) -> bool:
@@ -103,12 +126,7 @@ class FlockLockManager:
         acquire_timeout: float | None = None,
         hold_timeout: float | None = None,
     ) -> bool:
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while not self._try_acquire(key, holder):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_SECONDS)
-        return True
+        return poll_until(lambda: self._try_acquire(key, holder), acquire_timeout)
 
     async def aacquire_lock(
         self,
@@ -117,12 +135,7 @@ class FlockLockManager:
         acquire_timeout: float | None = None,
         hold_timeout: float | None = None,
     ) -> bool:
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while not self._try_acquire(key, holder):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL_SECONDS)
-        return True
+        return await apoll_until(lambda: self._try_acquire(key, holder), acquire_timeout)
 
     def release_lock(self, key: str, holder: str) -> None:
         # An EAGER child transaction releases its lock when it commits and its parent's
@@ -157,34 +170,15 @@ class FlockLockManager:
             return held is not None and held[0] == holder
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_locked(key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_SECONDS)
-        return True
+        return poll_until(lambda: not self.is_locked(key), timeout)
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_locked(key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL_SECONDS)
-        return True
+        return await apoll_until(lambda: not self.is_locked(key), timeout)
 
 
 _BACKEND: LockManager | None = None
-_FILE_LOCKS: dict[Path, FlockLockManager] = {}
-_FILE_LOCKS_MUTEX = threading.Lock()
-
-
-def file_locks(directory: Path) -> FlockLockManager:
-    """The process's one manager of the lock files under ``directory``."""
-    with _FILE_LOCKS_MUTEX:
-        manager = _FILE_LOCKS.get(directory)
-        if manager is None:
-            manager = _FILE_LOCKS[directory] = FlockLockManager(directory)
-        return manager
+file_locks = PerProcess(FlockLockManager)
+"""The process's one manager of the lock files under a directory."""
 
 
 def local_domain() -> str | None:
@@ -215,6 +209,12 @@ def not_obtained(key: str, wait: float) -> LockNotObtainedError:
     )
 
 
+def _obtained(obtained: bool, key: str, wait: float) -> bool:
+    if not obtained:
+        raise not_obtained(key, wait)
+    return True
+
+
 class ConfiguredLockManager:
     """Forwards to the configured backend; waits are bounded by ``wait_seconds``.
 
@@ -231,6 +231,9 @@ class ConfiguredLockManager:
         """The fixed wait, else ``HAOEE_LOCK_WAIT_SECONDS`` (default 15 min)."""
         return self.fixed_wait if self.fixed_wait is not None else lock_settings().wait_seconds
 
+    def _wait(self, timeout: float | None) -> float:
+        return timeout if timeout is not None else self.wait_seconds
+
     def acquire_lock(
         self,
         key: str,
@@ -238,10 +241,8 @@ class ConfiguredLockManager:
         acquire_timeout: float | None = None,
         hold_timeout: float | None = None,
     ) -> bool:
-        wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        if not _backend().acquire_lock(key, holder, wait, hold_timeout):
-            raise not_obtained(key, wait)
-        return True
+        wait = self._wait(acquire_timeout)
+        return _obtained(_backend().acquire_lock(key, holder, wait, hold_timeout), key, wait)
 
     async def aacquire_lock(
         self,
@@ -250,10 +251,9 @@ class ConfiguredLockManager:
         acquire_timeout: float | None = None,
         hold_timeout: float | None = None,
     ) -> bool:
-        wait = acquire_timeout if acquire_timeout is not None else self.wait_seconds
-        if not await _backend().aacquire_lock(key, holder, wait, hold_timeout):
-            raise not_obtained(key, wait)
-        return True
+        wait = self._wait(acquire_timeout)
+        obtained = await _backend().aacquire_lock(key, holder, wait, hold_timeout)
+        return _obtained(obtained, key, wait)
 
     def release_lock(self, key: str, holder: str) -> None:
         backend = _backend()
@@ -267,11 +267,10 @@ class ConfiguredLockManager:
         return _backend().is_lock_holder(key, holder)
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        return _backend().wait_for_lock(key, timeout if timeout is not None else self.wait_seconds)
+        return _backend().wait_for_lock(key, self._wait(timeout))
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        wait = timeout if timeout is not None else self.wait_seconds
-        return await _backend().await_for_lock(key, wait)
+        return await _backend().await_for_lock(key, self._wait(timeout))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ConfiguredLockManager) and other.fixed_wait == self.fixed_wait

@@ -5,13 +5,20 @@ None of them holds a secret: requests carry no key, and the key lives only in se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.requests.base import LogoInfo
+from prefect_haoee.tasks.request_traits import AnyRequest, kind_of, model_of
+
+META_SHA256 = "sha256"
+META_REQUEST_HASH = "request-hash"
+META_PAID_BY = "paid-by-run"
+"""S3 metadata: the flow run (or, outside a flow, the task run) that paid for the object."""
 
 
 class SubmittedGeneration(BaseModel):
@@ -29,6 +36,10 @@ class SubmittedGeneration(BaseModel):
     """Output options are applied when polling (GetResult's req_json), not at submit."""
     gateway_request_id: str | None = None
     submitted_at: datetime
+
+    def poll_options(self) -> dict[str, Any]:
+        """The output options each poll sends (GetResult's req_json)."""
+        return {"return_url": self.return_url, "logo_info": self.logo_info}
 
 
 class StoredObject(BaseModel):
@@ -105,3 +116,91 @@ class ImageRecord(BaseModel):
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    def entry_fields(self) -> dict[str, Any]:
+        """The fields a manifest entry takes from the record (:data:`ENTRY_FIELDS`)."""
+        return {name: getattr(self, name) for name in ENTRY_FIELDS}
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any], bucket: str) -> ImageRecord | None:
+        """An earlier run's record of a stored item, from its manifest entry (the fields of
+        :meth:`entry_fields` plus ``request_hash``, ``req_key``, ``kind``, ``mode``,
+        ``status``); None unless the entry is done with a key and a checksum."""
+        if entry.get("status") != "done" or not entry.get("key") or not entry.get("sha256"):
+            return None
+        given = {name: entry.get(name) for name in ENTRY_FIELDS}
+        fields = {k: v for k, v in given.items() if k not in _OVERRIDDEN}
+        return cls(
+            **fields,
+            **{name: given[name] or 0 for name in ("width", "height", "bytes")},
+            format=given["format"] or "",
+            extra_keys=given["extra_keys"] or [],
+            request_hash=entry["request_hash"],
+            generated_hash=entry["request_hash"],
+            req_key=entry["req_key"],
+            kind=_kind(entry.get("kind")),
+            mode="async" if entry.get("mode") == "async" else "sync",
+            bucket=bucket,
+            cost_units=0,
+            source="s3",
+            cache_hit=True,
+        )
+
+    @classmethod
+    def from_head(
+        cls, request: AnyRequest, mode: Mode, bucket: str, key: str, head: Mapping[str, Any]
+    ) -> ImageRecord:
+        """The record of the object ``key`` (the bucket key) from its S3 HEAD answer: its
+        identity is in the object's user metadata, so no gateway call, no download."""
+        meta: Mapping[str, str] = head.get("Metadata", {})
+        duration = meta.get("duration")
+        return cls(
+            request_hash=request.request_hash,
+            generated_hash=meta.get("generated-hash", request.request_hash),
+            kind=kind_of(request),
+            req_key=model_of(request),
+            mode=mode,
+            seed=_int(meta.get("seed")) if meta.get("seed") else request.seed_value,
+            bucket=bucket,
+            key=key,
+            sha256=meta.get(META_SHA256, ""),
+            format=meta.get("format", ""),
+            width=_int(meta.get("width")) or 0,
+            height=_int(meta.get("height")) or 0,
+            bytes=int(head.get("ContentLength", 0) or 0),
+            duration_s=float(duration) if duration else None,
+            gateway_request_id=meta.get("gateway-request-id"),
+            paid_by=meta.get(META_PAID_BY),
+            source="s3",
+            cache_hit=True,
+        )
+
+
+ENTRY_FIELDS = (
+    "seed",
+    "key",
+    "sha256",
+    "width",
+    "height",
+    "bytes",
+    "format",
+    "duration_s",
+    "extra_keys",
+    "gateway_request_id",
+    "cost_units",
+    "source",
+    "paid_by",
+    "paid_twice_with",
+)
+"""The fields a manifest entry shares with the record of a done item."""
+_OVERRIDDEN = frozenset(
+    {"width", "height", "bytes", "format", "extra_keys", "cost_units", "source"}
+)
+
+
+def _kind(value: Any) -> Literal["image", "video", "music"]:
+    return "video" if value == "video" else "music" if value == "music" else "image"
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None

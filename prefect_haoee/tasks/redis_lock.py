@@ -11,12 +11,12 @@ a compare-and-delete script releases it, and the committed step document is left
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timezone
 from typing import Any
 
 from prefect_haoee.tasks.claims import Attempt
 from prefect_haoee.tasks.errors import LockConfigurationError
+from prefect_haoee.tasks.per_process import PerProcess
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -41,26 +41,22 @@ end
 return 0
 """
 
-_CLIENTS: dict[str, Any] = {}
-_CLIENTS_MUTEX = threading.Lock()
+
+def _new_client(url: str) -> Any:
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise LockConfigurationError(
+            "HAOEE_LOCK_URL names Redis but redis-py is not installed: "
+            "pip install 'prefect-haoee[redis]'"
+        ) from exc
+    return redis.Redis.from_url(
+        url, socket_timeout=10, socket_connect_timeout=10, health_check_interval=30
+    )
 
 
-def redis_client(url: str) -> Any:
-    """One thread-safe redis-py client (with its connection pool) per URL and process."""
-    with _CLIENTS_MUTEX:
-        client = _CLIENTS.get(url)
-        if client is None:
-            try:
-                import redis
-            except ImportError as exc:  # pragma: no cover - the extra is missing
-                raise LockConfigurationError(
-                    "HAOEE_LOCK_URL names Redis but redis-py is not installed: "
-                    "pip install 'prefect-haoee[redis]'"
-                ) from exc
-            client = _CLIENTS[url] = redis.Redis.from_url(
-                url, socket_timeout=10, socket_connect_timeout=10, health_check_interval=30
-            )
-        return client
+redis_client = PerProcess(_new_client)
+"""One thread-safe redis-py client (with its connection pool) per URL and process."""
 
 
 class RedisLocks:

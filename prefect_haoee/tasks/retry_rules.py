@@ -24,7 +24,8 @@ failed together do not come back together.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -32,9 +33,13 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from prefect import Task, task
 from prefect.client.schemas.objects import State, TaskRun
 
 from prefect_haoee.client.errors import ContentRejectedError, HaoeeError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PAID_RETRIES = 2
 PAID_RETRY_DELAYS: list[float] = [10.0, 60.0]
@@ -79,3 +84,20 @@ def _exception_of(state: State[Any]) -> BaseException | None:
 def retry_if_retryable(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     """``retry_condition_fn`` for every haoee task."""
     return is_retryable(_exception_of(state))
+
+
+def haoee_task(
+    name: str, run_name: Any, *, paid: bool, tags: tuple[str, ...] = ("haoee",), **options: Any
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The ``@task`` of this package: retried only as :func:`is_retryable` allows, with
+    jitter; a paid call (few retries, late) or a free one (more, sooner)."""
+    return task(
+        name=name,
+        task_run_name=run_name,
+        retries=PAID_RETRIES if paid else FREE_RETRIES,
+        retry_delay_seconds=PAID_RETRY_DELAYS if paid else FREE_RETRY_DELAYS,
+        retry_jitter_factor=RETRY_JITTER,
+        retry_condition_fn=retry_if_retryable,
+        tags=list(tags),
+        **options,
+    )

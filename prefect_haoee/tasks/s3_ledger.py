@@ -12,18 +12,9 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.families import FamilyRequest
-from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import (
-    META_PAID_BY,
-    META_SHA256,
-    find_stored,
-    full_key,
-    head_object,
-)
-
-AnyRequest = VisualRequest | FamilyRequest
+from prefect_haoee.tasks.request_traits import AnyRequest
+from prefect_haoee.tasks.storage import find_stored, full_key, head_object
 
 
 def paying_run() -> str:
@@ -46,41 +37,12 @@ def paid_twice_with(paid: int, payer: str, found: list[str | None]) -> str | Non
     return others[0] if others else None
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.lstrip("-").isdigit() else None
-
-
 def record_from_head(
     request: AnyRequest, mode: Mode, bucket: S3Bucket, key: str, head: dict[str, Any]
 ) -> ImageRecord:
     """The record of the stored object ``key`` (relative to the block's folder, as
     :func:`find_stored` answers) from its HEAD answer; the record holds the bucket key."""
-    meta = head.get("Metadata", {})
-    duration = meta.get("duration")
-    if isinstance(request, FamilyRequest):
-        kind, model = request.kind, request.model_id
-    else:
-        kind, model = "image", request.req_key
-    return ImageRecord(
-        request_hash=request.request_hash,
-        generated_hash=meta.get("generated-hash", request.request_hash),
-        kind=kind,
-        req_key=model,
-        mode=mode,
-        seed=_int(meta.get("seed")) if meta.get("seed") else request.seed_value,
-        bucket=bucket.bucket_name,
-        key=full_key(bucket, key),
-        sha256=meta.get(META_SHA256, ""),
-        format=meta.get("format", ""),
-        width=_int(meta.get("width")) or 0,
-        height=_int(meta.get("height")) or 0,
-        bytes=int(head.get("ContentLength", 0) or 0),
-        duration_s=float(duration) if duration else None,
-        gateway_request_id=meta.get("gateway-request-id"),
-        paid_by=meta.get(META_PAID_BY),
-        source="s3",
-        cache_hit=True,
-    )
+    return ImageRecord.from_head(request, mode, bucket.bucket_name, full_key(bucket, key), head)
 
 
 def stored_record(

@@ -12,24 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES, DownloadedImage
 from prefect_haoee.client.download import download_image as fetch_image
-from prefect_haoee.tasks.records import StoredObject
-from prefect_haoee.tasks.retry_rules import (
-    FREE_RETRIES,
-    FREE_RETRY_DELAYS,
-    RETRY_JITTER,
-    retry_if_retryable,
-)
+from prefect_haoee.tasks.records import META_PAID_BY, META_REQUEST_HASH, META_SHA256, StoredObject
+from prefect_haoee.tasks.retry_rules import haoee_task
 
-META_SHA256 = "sha256"
-META_REQUEST_HASH = "request-hash"
-META_PAID_BY = "paid-by-run"
-"""S3 metadata: the flow run (or, outside a flow, the task run) that paid for the object."""
+__all__ = ["META_PAID_BY", "META_REQUEST_HASH", "META_SHA256"]
 
 
 def full_key(bucket: S3Bucket, key: str) -> str:
@@ -185,32 +176,16 @@ _ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "40
 _NOT_SUPPORTED = {"NotImplemented", "501"}
 
 
-@task(
-    name="haoee-download",
-    task_run_name="download-image",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=FREE_RETRIES,
-    retry_delay_seconds=FREE_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
-    tags=["haoee"],
+@haoee_task(
+    "haoee-download", "download-image", paid=False, cache_policy=NO_CACHE, persist_result=False
 )
 def download_image(source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
     """Fetch a result URL (or decode inline base64) and verify it is an image (free)."""
     return fetch_image(source, max_bytes=max_bytes)
 
 
-@task(
-    name="haoee-upload-s3",
-    task_run_name="upload-{key}",
-    cache_policy=NO_CACHE,
-    persist_result=True,
-    retries=FREE_RETRIES,
-    retry_delay_seconds=FREE_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_retryable,
-    tags=["haoee"],
+@haoee_task(
+    "haoee-upload-s3", "upload-{key}", paid=False, cache_policy=NO_CACHE, persist_result=True
 )
 def upload_image_to_s3(
     image: DownloadedImage,
