@@ -52,8 +52,11 @@ BATCH_SIZE_ENV = "HAOEE_BATCH_SIZE"
 
 Sink = Callable[[int, ItemOutcome], Awaitable[None]]
 """Where a batch in the flow's event loop hands each item's end: (plan index, outcome)."""
-_SINK: ContextVar[Sink | None] = ContextVar("haoee_batch_sink", default=None)
-_GATE: ContextVar[asyncio.Semaphore | None] = ContextVar("haoee_batch_gate", default=None)
+_DELIVERY: ContextVar[tuple[asyncio.AbstractEventLoop, Sink, asyncio.Semaphore] | None] = (
+    ContextVar("haoee_batch_delivery", default=None)
+)
+"""The flow's event loop, sink and gate. Task runners copy context variables into their
+threads: a batch running in another event loop must not use them."""
 
 
 def batch_size(total: int) -> int:
@@ -79,12 +82,11 @@ def batches_of(
 async def delivering(sink: Sink, gate: asyncio.Semaphore) -> AsyncIterator[None]:
     """Batches run in this event loop hand each item's end to ``sink`` as it comes and
     share ``gate`` (items in flight over all open batches)."""
-    sink_token, gate_token = _SINK.set(sink), _GATE.set(gate)
+    token = _DELIVERY.set((asyncio.get_running_loop(), sink, gate))
     try:
         yield
     finally:
-        _SINK.reset(sink_token)
-        _GATE.reset(gate_token)
+        _DELIVERY.reset(token)
 
 
 class Batch:
@@ -235,8 +237,10 @@ async def produce_batch(
     async def run(item: WorkItem) -> ImageRecord:
         return await produce_one(item, bucket, client_spec, credentials)
 
-    sink, shared_gate = _SINK.get(), _GATE.get()
-    gate = shared_gate or asyncio.Semaphore(batch.in_flight)
+    delivery = _DELIVERY.get()
+    sink, gate = None, asyncio.Semaphore(batch.in_flight)
+    if delivery is not None and delivery[0] is asyncio.get_running_loop():
+        _, sink, gate = delivery
     ends: list[tuple[int, ItemOutcome]] = []
 
     async def one(index: int, item: WorkItem) -> None:
