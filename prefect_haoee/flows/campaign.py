@@ -18,23 +18,16 @@ from prefect_aws.s3 import S3Bucket
 from pydantic import Field
 
 from prefect_haoee.blocks import HaoeeCredentials, named_credentials
-from prefect_haoee.campaigns import Campaign, load_campaign
+from prefect_haoee.campaigns import Campaign, Plan, load_campaign
+from prefect_haoee.flows.batch import batch_size
 from prefect_haoee.flows.destination import campaign_bucket, manifest_key
 from prefect_haoee.flows.items import plan_campaign, produce_items, stored_outcomes
-from prefect_haoee.flows.listeners import notify
-from prefect_haoee.flows.manifest import (
-    build_manifest,
-    entry_for,
-    read_manifest,
-    reconcile,
-    write_manifest,
-)
-from prefect_haoee.flows.observe import Progress, campaign_event, publish_results
+from prefect_haoee.flows.manifest_spool import read_paid_index
+from prefect_haoee.flows.observe import ImageEvents, Progress, campaign_event, publish_results
+from prefect_haoee.flows.prefect_internals import remember_named, take_named
 from prefect_haoee.flows.result import CampaignResult, ItemOutcome
 from prefect_haoee.flows.shards import MAX_SHARDS, ShardedRun
-
-_NAMED: dict[tuple[str, str], Campaign] = {}
-"""Campaign files loaded to name a flow run, handed to that run's body (loaded once)."""
+from prefect_haoee.flows.tally import Tally
 
 
 def resolve_campaign(campaign: Campaign | str | Path) -> Campaign:
@@ -51,9 +44,7 @@ def campaign_run_name() -> str:
     else:
         name = spec.name
         if flow_run.id and not isinstance(params["campaign"], Campaign):
-            if len(_NAMED) > 16:  # runs named but never started: forget them
-                _NAMED.clear()
-            _NAMED[(flow_run.id, str(params["campaign"]))] = spec
+            remember_named(flow_run.id, str(params["campaign"]), spec)
     day = params.get("run_date") or date.today()
     return f"{name}-{day}"
 
@@ -61,8 +52,8 @@ def campaign_run_name() -> str:
 def _campaign_of_run(campaign: Campaign | str) -> Campaign:
     """The campaign of this flow run: the one loaded to name it, else loaded now."""
     if not isinstance(campaign, Campaign) and flow_run.id:
-        named = _NAMED.pop((flow_run.id, str(campaign)), None)
-        if named is not None:
+        named = take_named(flow_run.id, str(campaign))
+        if isinstance(named, Campaign):
             return named
     return resolve_campaign(campaign)
 
@@ -112,29 +103,92 @@ async def run_campaign(
     )
     progress = Progress(spec.name, plan.total)
     await progress.start()
-    outcomes = await stored_outcomes(plan, base, s3)
-    for outcome in outcomes.values():
-        notify(outcome.item, outcome.record, outcome.error)
-    await progress.advance(len(outcomes))
+    tally = Tally()
+    try:
+        return await _produce(
+            spec,
+            campaign,
+            day,
+            plan,
+            base,
+            s3,
+            bucket,
+            credentials,
+            shards,
+            progress,
+            tally,
+            began,
+            started,
+        )
+    finally:
+        tally.spool.close()
 
-    remaining = [(i, item) for i, item in enumerate(plan.items) if i not in outcomes]
+
+async def _produce(
+    spec: Campaign,
+    campaign: Campaign | str,
+    day: date,
+    plan: Plan,
+    base: str,
+    s3: S3Bucket,
+    bucket: S3Bucket | None,
+    credentials: HaoeeCredentials | None,
+    shards: int,
+    progress: Progress,
+    tally: Tally,
+    began: datetime,
+    started: float,
+) -> State[CampaignResult]:
+    ended = bytearray(len(plan.items))  # one byte per item: which have an outcome
+    stored = await stored_outcomes(plan, base, s3)
+    for index, outcome in stored.items():
+        ended[index] = 1
+        tally.add(outcome)
+    await progress.advance(len(stored))
+    remaining = [(i, item) for i, item in enumerate(plan.items) if not ended[i]]
+    del stored
     if remaining and shards > 1:
         sharded = ShardedRun(spec, campaign, day, shards, base, s3, bucket, credentials)
-        await sharded.produce(remaining, outcomes, progress)
+        gathered: dict[int, ItemOutcome] = {}
+        await sharded.produce(remaining, gathered, progress)
+        for index, outcome in sorted(gathered.items()):
+            ended[index] = 1
+            tally.add(outcome)
+        del gathered
     elif remaining:
-        await produce_items(spec, remaining, outcomes, s3, credentials, progress)
+        events = ImageEvents(spec.name, per_image=batch_size(len(remaining)) == 1)
 
-    ordered = [outcomes[i] for i in range(len(plan.items))]
-    key, twice = await _write_manifest(spec, day, s3, base, ordered, began)
-    done = [(o.item, o.record) for o in ordered if o.record is not None]
-    result = CampaignResult.build(spec, plan, ordered, s3.bucket_name, base, key, started, twice)
+        async def finished(index: int, outcome: ItemOutcome) -> None:
+            ended[index] = 1
+            tally.add(outcome)
+            events.add(outcome.item, outcome.record, outcome.error)
+            await progress.advance()
+
+        await produce_items(spec, remaining, finished, s3, credentials)
+        events.flush()
+    lost = "its batch task run ended before the item did"
+    for index, item in remaining:
+        if not ended[index]:
+            tally.add(ItemOutcome(item=item, record=None, error=lost))
+    del remaining
+
+    header = {"campaign": spec.name, "run_date": day.isoformat(), "bucket": s3.bucket_name}
+    where = manifest_key(base)
+    previous = await anyio.to_thread.run_sync(read_paid_index, s3, where)
+    twice = tally.spool.double_payments(previous, began)
+    del previous
+    key = await anyio.to_thread.run_sync(tally.spool.upload, s3, where, header, twice)
+    tally.mark_paid_twice(twice)
+    result = CampaignResult.build(spec, plan, tally, s3.bucket_name, base, key, started, len(twice))
+    logger = get_run_logger()
     if result.paid_twice:
         logger.warning(
             "%d image(s) were paid twice: another run of this campaign paid for them too "
             "(no shared lock); see paid_twice_with in the manifest",
             result.paid_twice,
         )
-    await publish_results(spec.name, s3, [row.model_dump() for row in result.items], done)
+    rows = [row.model_dump() for row in tally.rows]
+    await publish_results(spec.name, s3, rows, tally.gallery, files=tally.done, total=tally.total)
     campaign_event(spec.name, result.event_payload())
     if result.failed:
         listing = "; ".join(f"{f.label}: {f.error}" for f in result.failures[:10])
@@ -142,25 +196,3 @@ async def run_campaign(
             message=f"{result.failed} of {result.total} items failed: {listing}", data=result
         )
     return Completed(message=f"{result.done} images in s3://{s3.bucket_name}/{base}", data=result)
-
-
-async def _write_manifest(
-    spec: Campaign,
-    day: date,
-    s3: S3Bucket,
-    base: str,
-    ordered: list[ItemOutcome],
-    began: datetime,
-) -> tuple[str, dict[str, str]]:
-    """Write this run's manifest next to its images; return its key and the items paid
-    twice (request hash -> other payer), reconciled with a manifest another run wrote at
-    the same key meanwhile. Its entries and text are dropped on return, before the result
-    and the artifacts are built (a lower peak)."""
-    entries = [entry_for(o.item, o.record, o.error) for o in ordered]
-    manifest = build_manifest(spec.name, day.isoformat(), s3.bucket_name, entries)
-    where = manifest_key(base)
-    previous = await anyio.to_thread.run_sync(read_manifest, s3, where)
-    manifest = reconcile(previous, manifest, began)
-    twice = {e.request_hash: e.paid_twice_with for e in manifest.items if e.paid_twice_with}
-    key: str = await anyio.to_thread.run_sync(write_manifest, s3, where, manifest)
-    return key, twice

@@ -1,8 +1,11 @@
 """What a campaign run shows in the Prefect UI: progress, table, gallery, events.
 
 Updates are batched: the progress artifact moves every few percent, not per image
-(DESIGN.md "Performance facts"); events are emitted per image because automations need
-them, and Prefect's events client sends them in the background.
+(DESIGN.md "Performance facts"). Events: one per image (``haoee.image.generated`` /
+``haoee.image.failed``) when the campaign runs one task run per item; otherwise one
+``haoee.images.generated`` / ``haoee.images.failed`` per ``EVENT_BATCH`` images whose
+payload lists each image (request hash, prompt id, variant, key, sha256, error): the
+server stores and matches one event instead of a hundred.
 """
 
 from __future__ import annotations
@@ -99,6 +102,54 @@ def image_event(item: WorkItem, record: ImageRecord | None, error: str | None) -
     emit_event(name, resource=resource, related=[campaign_resource(item.campaign)], payload=payload)
 
 
+EVENT_BATCH = 100
+
+
+class ImageEvents:
+    """The image events of a run: per image, or gathered ``EVENT_BATCH`` at a time."""
+
+    def __init__(self, campaign: str, per_image: bool) -> None:
+        self.campaign = campaign
+        self.per_image = per_image
+        self._rows: dict[str, list[dict[str, Any]]] = {"generated": [], "failed": []}
+
+    def add(self, item: WorkItem, record: ImageRecord | None, error: str | None) -> None:
+        if self.per_image:
+            image_event(item, record, error)
+            return
+        row: dict[str, Any] = {
+            "request_hash": item.request_hash,
+            "prompt_id": item.prompt_id,
+            "variant": item.variant,
+            "req_key": item.req_key,
+        }
+        if record is not None:
+            row.update(key=record.key, sha256=record.sha256, cost_units=record.cost_units)
+        else:
+            row["error"] = error
+        what = "generated" if record is not None else "failed"
+        self._rows[what].append(row)
+        if len(self._rows[what]) >= EVENT_BATCH:
+            self._emit(what)
+
+    def flush(self) -> None:
+        for what in ("generated", "failed"):
+            if self._rows[what]:
+                self._emit(what)
+
+    def _emit(self, what: str) -> None:
+        rows, self._rows[what] = self._rows[what], []
+        emit_event(
+            f"haoee.images.{what}",
+            resource={
+                "prefect.resource.id": f"haoee.campaign.{self.campaign}.images",
+                "prefect.resource.name": self.campaign,
+            },
+            related=[campaign_resource(self.campaign)],
+            payload={"count": len(rows), "images": rows},
+        )
+
+
 def campaign_event(campaign: str, summary: dict[str, Any]) -> None:
     emit_event(
         "haoee.campaign.completed",
@@ -119,7 +170,10 @@ def presigned(bucket: S3Bucket, key: str) -> str:
 
 
 def gallery_markdown(
-    campaign: str, bucket: S3Bucket, done: list[tuple[WorkItem, ImageRecord]]
+    campaign: str,
+    bucket: S3Bucket,
+    done: list[tuple[WorkItem, ImageRecord]],
+    files: int | None = None,
 ) -> str:
     """A list of the files (one row each) and then each image at its own size.
 
@@ -128,11 +182,12 @@ def gallery_markdown(
     shown at its natural size (capped to the page width).
     """
     shown = done[:GALLERY_MAX]
+    files = len(done) if files is None else files
     links = {record.key: presigned(bucket, record.key) for _, record in shown}
     lines = [
         f"# {campaign}",
         "",
-        f"{len(done)} file(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
+        f"{files} file(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
         "",
         "| prompt | variant | file | object |",
         "|---|---|---|---|",
@@ -142,8 +197,8 @@ def gallery_markdown(
         what = f"{record.kind} ({record.format}{length})"
         url = links[record.key]
         lines.append(f"| {item.prompt_id} | {item.variant} | [{what}]({url}) | `{record.key}` |")
-    if len(done) > GALLERY_MAX:
-        lines.append(f"\n... and {len(done) - GALLERY_MAX} more (see the table artifact).")
+    if files > len(shown):
+        lines.append(f"\n... and {files - len(shown)} more (see the table artifact).")
     for item, record in shown:
         if record.kind == "image":
             url = links[record.key]
@@ -157,13 +212,19 @@ async def publish_results(
     bucket: S3Bucket,
     rows: list[dict[str, Any]],
     done: list[tuple[WorkItem, ImageRecord]],
+    *,
+    files: int | None = None,
+    total: int | None = None,
 ) -> None:
-    """The table artifact (one row per item) and the gallery of the finished images."""
-    await acreate_table_artifact(
-        rows, key=artifact_key(campaign, "images"), description=f"Images of {campaign}"
-    )
+    """The table artifact (one row per item, the first ``len(rows)`` of ``total``: the
+    manifest in S3 lists every item) and the gallery of the finished images."""
+    total = len(rows) if total is None else total
+    described = f"Images of {campaign}"
+    if total > len(rows):
+        described += f": the first {len(rows)} of {total} (every item: the run's manifest.json)"
+    await acreate_table_artifact(rows, key=artifact_key(campaign, "images"), description=described)
     await acreate_markdown_artifact(
-        gallery_markdown(campaign, bucket, done),
+        gallery_markdown(campaign, bucket, done, files),
         key=artifact_key(campaign, "gallery"),
         description=f"Gallery of {campaign}",
     )

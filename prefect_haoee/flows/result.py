@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect.client.schemas.objects import State
 from pydantic import BaseModel, ConfigDict
 
 from prefect_haoee.campaigns import Campaign, Plan, WorkItem
 from prefect_haoee.tasks.records import ImageRecord
+
+if TYPE_CHECKING:
+    from prefect_haoee.flows.tally import Tally
 
 
 class ItemOutcome(BaseModel):
@@ -25,22 +27,6 @@ class ItemOutcome(BaseModel):
     @property
     def label(self) -> str:
         return self.item.label
-
-    @classmethod
-    async def from_state(cls, item: WorkItem, state: State[Any]) -> ItemOutcome:
-        if state.is_completed():
-            record = await state.aresult()
-            if isinstance(record, ImageRecord):
-                if state.name == "Cached":  # the whole item came from Prefect's cache
-                    record = record.model_copy(update={"cache_hit": True, "cost_units": 0})
-                return cls(item=item, record=record)
-            return cls(item=item, record=None, error=f"unexpected result {type(record).__name__}")
-        try:
-            exc = await state.aresult(raise_on_failure=False)
-        except Exception as err:  # noqa: BLE001 - the failed state's own exception
-            exc = err
-        message = str(exc) if isinstance(exc, BaseException) else (state.message or state.name)
-        return cls(item=item, record=None, error=f"{type(exc).__name__}: {message}"[:500])
 
 
 class ItemSummary(BaseModel):
@@ -92,6 +78,17 @@ class Failure(BaseModel):
     req_key: str
     error: str
 
+    @classmethod
+    def of(cls, outcome: ItemOutcome) -> Failure:
+        item = outcome.item
+        return cls(
+            label=item.label,
+            prompt_id=item.prompt_id,
+            variant=item.variant,
+            req_key=item.req_key,
+            error=outcome.error or "failed",
+        )
+
 
 class CampaignResult(BaseModel):
     campaign: str
@@ -111,38 +108,24 @@ class CampaignResult(BaseModel):
     cost: float
     seconds: float
     records: list[ImageRecord]
+    """The first ``flows.tally.ROWS_MAX`` records (the manifest holds every item)."""
     failures: list[Failure]
+    """The first ``flows.tally.FAILURES_MAX`` failures (``failed`` counts them all)."""
     items: list[ItemSummary]
+    """The first ``flows.tally.ROWS_MAX`` rows of the table artifact."""
 
     @classmethod
     def build(
         cls,
         spec: Campaign,
         plan: Plan,
-        outcomes: list[ItemOutcome],
+        tally: Tally,
         bucket: str,
         prefix: str,
         manifest_key: str,
         started: float,
-        paid_twice: dict[str, str] | None = None,
+        paid_twice: int = 0,
     ) -> CampaignResult:
-        """``paid_twice``: request hash -> the other payer, as the manifest found them."""
-        records = [o.record for o in outcomes if o.record is not None]
-        failures = [
-            Failure(
-                label=o.item.label,
-                prompt_id=o.item.prompt_id,
-                variant=o.item.variant,
-                req_key=o.item.req_key,
-                error=o.error or "failed",
-            )
-            for o in outcomes
-            if o.record is None
-        ]
-        twice = paid_twice or {}
-        rows = [ItemSummary.of(o, twice.get(o.item.request_hash)) for o in outcomes]
-        paid = sum(o.record.cost_units for o in outcomes if o.record is not None)
-        cost = sum(o.item.cost * o.record.cost_units for o in outcomes if o.record is not None)
         return cls(
             campaign=spec.name,
             run_date=plan.run_date.isoformat(),
@@ -150,16 +133,16 @@ class CampaignResult(BaseModel):
             prefix=prefix,
             manifest_key=manifest_key,
             total=plan.total,
-            done=len(records),
-            failed=len(failures),
+            done=tally.done,
+            failed=tally.failed,
             stored_before=plan.total - plan.paid_calls,
-            paid_calls=paid,
-            paid_twice=sum(1 for row in rows if row.paid_twice_with),
-            cost=round(cost, 6),
+            paid_calls=tally.paid_calls,
+            paid_twice=paid_twice,
+            cost=round(tally.cost, 6),
             seconds=round(time.perf_counter() - started, 3),
-            records=records,
-            failures=failures,
-            items=rows,
+            records=tally.records,
+            failures=tally.failures,
+            items=tally.rows,
         )
 
     def event_payload(self) -> dict[str, Any]:

@@ -110,9 +110,12 @@ async def run_campaign_shard(
     mine = set(shard_indices(len(plan.items), shard, shards))
     outcomes = await stored_outcomes(plan, base, s3, mine)
     remaining = [(i, plan.items[i]) for i in sorted(mine) if i not in outcomes]
-    if remaining:
-        progress = Progress(spec.name, len(mine))  # not started: the parent shows progress
-        await produce_items(spec, remaining, outcomes, s3, credentials, progress)
+    if remaining:  # the parent shows progress and emits the events
+
+        async def finished(index: int, outcome: ItemOutcome) -> None:
+            outcomes[index] = outcome
+
+        await produce_items(spec, remaining, finished, s3, credentials)
     entries = [entry_for(o.item, o.record, o.error) for _, o in sorted(outcomes.items())]
     manifest = build_manifest(spec.name, run_date.isoformat(), s3.bucket_name, entries)
     await anyio.to_thread.run_sync(write_manifest, s3, manifest_key, manifest)

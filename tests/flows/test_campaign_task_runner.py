@@ -1,8 +1,8 @@
 """run_campaign honours the flow's task runner, and its items travel as picklable data.
 
 A task runner other than the default one (prefect-dask's, a process pool) gets every
-item through ``task.submit``; what it is handed must pickle (no live client, no
-socket), and the task builds its gateway client where it runs.
+batch of items through ``task.submit``; what it is handed must pickle (no live client,
+no socket), and the batch builds its gateway client where it runs.
 """
 
 from __future__ import annotations
@@ -23,24 +23,33 @@ pytestmark = pytest.mark.integration
 class PicklingTaskRunner(ThreadPoolTaskRunner):  # type: ignore[type-arg]
     """Threads, but every submission is pickled first (as a Dask or process runner would)."""
 
-    submitted: list[str] = []
+    submitted: list[list[str]] = []
 
     def duplicate(self) -> PicklingTaskRunner:
         return type(self)(max_workers=self._max_workers)
 
     def submit(self, task: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        pickle.loads(pickle.dumps(parameters))
-        type(self).submitted.append(parameters["object_stem"])
+        batch = pickle.loads(pickle.dumps(parameters))["batch"]
+        type(self).submitted.append([item.object_stem for _, item in batch.items])
         return super().submit(task, parameters, *args, **kwargs)
 
 
+@pytest.mark.parametrize(("batch_size", "batches"), [("", 3), ("2", 2)])
 def test_items_go_through_the_flows_task_runner_with_picklable_parameters(
-    prefect_server: str, sim: Any, s3_bucket: Any, tmp_path: Path
+    prefect_server: str,
+    sim: Any,
+    s3_bucket: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: str,
+    batches: int,
 ) -> None:
+    """3 items: a task run each by default (a small campaign), 2 batches of at most 2."""
+    monkeypatch.setenv("HAOEE_BATCH_SIZE", batch_size)
     path = tmp_path / "runner.yaml"
     path.write_text(
         f"""
-name: runner-test
+name: runner-test-{batches}
 model: high_aes_general_v20_L
 variants: 3
 prompts:
@@ -58,5 +67,8 @@ qps: 50
     result = state.result(raise_on_failure=False)
     assert state.is_completed(), state.message
     assert result.done == 3 and result.paid_calls == 3
-    assert len(PicklingTaskRunner.submitted) == 3
+    assert len(PicklingTaskRunner.submitted) == batches
+    stems = [stem for batch in PicklingTaskRunner.submitted for stem in batch]
+    assert len(stems) == len(set(stems)) == 3
+    assert sorted(r.key.rsplit(".", 1)[0] for r in result.records) == sorted(stems)
     assert sim.stats()["billable_generations"] == 3
