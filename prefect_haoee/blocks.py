@@ -20,6 +20,7 @@ from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prefect_haoee.client import AsyncHaoeeClient, HaoeeClient, HaoeeSettings
+from prefect_haoee.client.env_settings import from_environment
 from prefect_haoee.client.settings import DEFAULT_BASE_URL
 
 LOGO_URL = (
@@ -122,18 +123,18 @@ def _named(block_type: type[B], name: str | None) -> B | None:
 
 def named_credentials(name: str | None = None) -> HaoeeCredentials | None:
     """The ``HaoeeCredentials`` block ``name`` (else ``HAOEE_CREDENTIALS_BLOCK``), or None."""
-    return _named(HaoeeCredentials, name or BlockNames().credentials_block)
+    return _named(HaoeeCredentials, name or from_environment(BlockNames).credentials_block)
 
 
 def named_bucket(name: str | None = None) -> S3Bucket | None:
     """The ``S3Bucket`` block ``name`` (else ``HAOEE_BUCKET_BLOCK``), or None."""
-    return _named(S3Bucket, name or BlockNames().bucket_block)
+    return _named(S3Bucket, name or from_environment(BlockNames).bucket_block)
 
 
 def named_result_storage() -> Any | None:
     """The ``HAOEE_RESULT_STORAGE_BLOCK`` block (``name`` of an S3Bucket, or
     ``type-slug/name`` of any writable storage block), or None."""
-    name = BlockNames().result_storage_block
+    name = from_environment(BlockNames).result_storage_block
     return load_block(S3Bucket, name, "result storage") if name else None
 
 

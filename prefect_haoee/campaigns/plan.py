@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,9 +45,6 @@ class WorkItem(BaseModel):
     mode: Mode
     kind: Kind = "image"
     """image | video | music (the model's kind)."""
-    runner: Literal["image", "media"] = "image"
-    """Which item runner produces it: ``image`` (Volcengine visual models,
-    ``produce_image``) or ``media`` (the other families, ``produce_media``)."""
     family: str = "visual"
     """The model's API family: ``visual`` (Volcengine's visual API) or an OpenAI-style one."""
     seed: int | None
@@ -203,7 +200,6 @@ def _item(
         req_key=model,
         mode=campaign.mode_for(prompt),
         kind=info.kind if info else "image",
-        runner="image" if info is None or info.family == "visual" else "media",
         family=info.family if info else "visual",
         seed=request.seed_value,
         request=request,

@@ -31,9 +31,8 @@ from prefect_haoee.blocks import HaoeeCredentials
 from prefect_haoee.campaigns import WorkItem
 from prefect_haoee.flows.limits import LEASE_SECONDS
 from prefect_haoee.flows.result import ItemOutcome
-from prefect_haoee.tasks import produce_image
 from prefect_haoee.tasks.clients import ClientSpec, shared_clients
-from prefect_haoee.tasks.media import produce_media
+from prefect_haoee.tasks.item_runner import produce_item
 from prefect_haoee.tasks.paid_lock import output_bucket
 from prefect_haoee.tasks.records import ImageRecord
 from prefect_haoee.tasks.retry_rules import (
@@ -143,7 +142,7 @@ async def produce_one(
     The plan has just listed S3, so the object is not looked up again (``skip_if_stored``
     off: the PUT is conditional instead).
     """
-    record: ImageRecord = await RUNNERS[item.runner](
+    record: ImageRecord = await produce_item(
         item.request,
         bucket,
         item.prefix,
@@ -155,14 +154,6 @@ async def produce_one(
         object_stem=item.object_stem,
     )
     return record
-
-
-RUNNERS: dict[str, Callable[..., Awaitable[ImageRecord]]] = {
-    "image": produce_image.fn,
-    "media": produce_media.fn,
-}
-"""The item runner a plan item names (``WorkItem.runner``): the undecorated coroutines
-of the item tasks."""
 
 
 def error_text(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ from prefect.settings import PREFECT_HOME
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prefect_haoee.client.env_settings import from_environment
 from prefect_haoee.tasks.errors import LockConfigurationError
 
 Backend = Literal["auto", "s3", "file", "redis"]
@@ -82,5 +83,5 @@ class LockSettings(BaseSettings):
 
 
 def lock_settings() -> LockSettings:
-    """Read now (a worker's environment, or a test's ``monkeypatch``)."""
-    return LockSettings()
+    """As the environment says now (a worker's, or a test's ``monkeypatch``)."""
+    return from_environment(LockSettings)

@@ -15,22 +15,31 @@ the same keys the fine-grained tasks use, exactly as an EAGER transaction would:
   record that exists but cannot be read stops the item (:class:`UnreadableStepError`)
   instead of being taken for "not there" and paid again.
 
-The step talks to the run's ``ResultStore`` directly (read, write) rather than
-through ``prefect.transactions``: with result storage on the local disk, reads and writes
-take tens of microseconds in the event loop, where the async transaction hands each of
-them to a worker thread and back, which costs several milliseconds per item when a
-campaign keeps the process busy. Other storage (an S3 bucket block) keeps the async calls.
+The step talks to the run's ``ResultStore`` directly rather than through
+``prefect.transactions``: the async transaction hands each read and write to a worker
+thread and back, several milliseconds per item when a campaign keeps the process busy.
+With result storage on the local disk the record file is read and written here, in the
+event loop, in the format and at the path Prefect's own ``ResultStore`` uses (so
+``store.read(key)`` finds it): Prefect's ``LocalFileSystem`` resolves its base path and
+the key's path (``realpath``: a syscall per path component) on every create, read and
+write, which was a tenth of a campaign's CPU per image. The write is atomic (a temporary
+file renamed over the record), so a kill mid-write leaves the old record or none, never a
+torn one. Other storage (an S3 bucket block) keeps Prefect's async calls.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
+from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
 from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore, get_result_store
 
@@ -60,9 +69,44 @@ def step_store() -> ResultStore:
 
 def _on_local_disk(store: ResultStore) -> bool:
     """True when the store reads and writes files on this machine (no network)."""
-    return isinstance(store.result_storage, LocalFileSystem) and (
-        store.metadata_storage is None or isinstance(store.metadata_storage, LocalFileSystem)
+    return isinstance(store.result_storage, LocalFileSystem) and store.metadata_storage is None
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(basepath: str) -> Path:
+    return Path(basepath).expanduser().resolve() if basepath else Path(".").resolve()
+
+
+def _local_path(store: ResultStore, key: str) -> Path:
+    """Where Prefect's ``LocalFileSystem`` keeps ``key`` (a step key: no ``..``, no ``/``)."""
+    storage = store.result_storage
+    assert isinstance(storage, LocalFileSystem)
+    if not key or "/" in key or "\\" in key or key.startswith("."):
+        # A key holds a gateway task id: never let one name a path outside the store.
+        raise ValueError(f"step key {key!r} is not a plain file name")
+    return _resolved(str(storage.basepath or "")) / key
+
+
+def _read_local(store: ResultStore, key: str) -> ResultRecord[Any]:
+    data = _local_path(store, key).read_bytes()
+    return ResultRecord.deserialize(data, backup_serializer=store.serializer)
+
+
+def _write_local(store: ResultStore, key: str, value: Any, expires: datetime) -> None:
+    path = _local_path(store, key)
+    record: ResultRecord[Any] = ResultRecord(
+        result=value,
+        metadata=ResultRecordMetadata(
+            serializer=store.serializer, expiration=expires, storage_key=str(path)
+        ),
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        scratch.write_bytes(record.serialize())
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -84,7 +128,7 @@ async def _committed(store: ResultStore, key: str, holder: str, local: bool) -> 
     storage failure that may pass (S3 unreachable) propagates as is (a task retry helps).
     """
     try:
-        record = store.read(key, holder=holder) if local else await store.aread(key, holder)
+        record = _read_local(store, key) if local else await store.aread(key, holder)
     except UnreadableStepError as exc:
         raise UnreadableStepError(f"{exc.message} (record {key!r})") from None
     except Exception as exc:
@@ -110,13 +154,12 @@ async def _committed(store: ResultStore, key: str, holder: str, local: bool) -> 
 async def _persist(
     store: ResultStore, key: str, value: Any, expires: datetime, local: bool
 ) -> None:
-    result = store.create_result_record(value, key=key, expiration=expires)  # type: ignore[arg-type]
-    holder = uuid.uuid4().hex
     try:
         if local:
-            store.persist_result_record(result, holder=holder)
+            _write_local(store, key, value, expires)
         else:
-            await store.apersist_result_record(result, holder=holder)
+            result = store.create_result_record(value, key=key, expiration=expires)  # type: ignore[arg-type]
+            await store.apersist_result_record(result, holder=uuid.uuid4().hex)
     except Exception as exc:  # noqa: BLE001 - as a transaction's commit: logged, value kept
         logger.warning("Step %r could not be committed to result storage: %s", key, exc)
 
