@@ -28,7 +28,7 @@ from prefect_haoee.campaigns.builder import Loc, seedless_problems
 from prefect_haoee.campaigns.errors import Problem, error_message
 from prefect_haoee.campaigns.models import ModelInfo
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
-from prefect_haoee.client import families
+from prefect_haoee.client import families, registry
 from prefect_haoee.client.families import FamilyRequest
 from prefect_haoee.client.requests.rules import InputLimits, WireImage
 
@@ -52,9 +52,18 @@ def family_class(
     if info.family == "kling":
         with_image = prompt.image_urls or wire
         return families.KlingImage2VideoRequest if with_image else families.KlingText2VideoRequest
-    if "title" in params or "tags" in params:
-        return families.SunoCustomRequest
-    return families.SunoInspirationRequest
+    if info.family == "suno":
+        if "title" in params or "tags" in params:
+            return families.SunoCustomRequest
+        return families.SunoInspirationRequest
+    # Any other family: the one request class its adapter declares (text in ``prompt``,
+    # model in ``model``), so a new adapter module is enough to run it from a campaign.
+    types: tuple[type[FamilyRequest], ...] = tuple(
+        getattr(registry.family_named(info.family).adapter, "request_types", ())
+    )
+    if len(types) != 1:
+        raise ValueError(f"family {info.family!r} has {len(types)} request types, not one")
+    return types[0]
 
 
 def text_field(cls: type[FamilyRequest]) -> str:

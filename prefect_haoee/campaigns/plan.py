@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.campaigns.build import build_request, item_seed, prompt_problems
 from prefect_haoee.campaigns.checks import check_key_prefix
@@ -24,7 +24,7 @@ from prefect_haoee.campaigns.pricing import CURRENCY, UnknownPriceError, is_gues
 from prefect_haoee.campaigns.references import ReferenceReader
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.families import ImageEditRequest, JobRequest
+from prefect_haoee.client.families import FamilyRequest, ImageEditRequest, JobRequest
 from prefect_haoee.client.requests import AnyVisualRequest
 
 
@@ -49,7 +49,10 @@ class WorkItem(BaseModel):
     """The model's API family: ``visual`` (Volcengine's visual API) or an OpenAI-style one."""
     seed: int | None
     """The request's seed (``-1`` random; ``None`` for a model without seed)."""
-    request: AnyVisualRequest | JobRequest
+    request: AnyVisualRequest | JobRequest | FamilyRequest = Field(union_mode="left_to_right")
+    """The request. A family added by an adapter module alone is not in ``JobRequest``
+    (a union for typing and for parsing saved items): its instances pass as a
+    ``FamilyRequest``."""
     request_hash: str
     prefix: str
     object_stem: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
@@ -25,7 +25,7 @@ from prefect_haoee.simulator.clock import SimClock
 from prefect_haoee.simulator.codes import SimError
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.envelope import error_response, json_response, new_request_id
-from prefect_haoee.simulator.families import register_families
+from prefect_haoee.simulator.families import FAMILIES, SimFamily, register_families
 from prefect_haoee.simulator.faults import install_drop_log_filter
 from prefect_haoee.simulator.guard import guarded
 from prefect_haoee.simulator.http import api_key_of, base_url_of, read_limited
@@ -47,8 +47,10 @@ def create_app(
     config: SimulatorConfig | None = None,
     *,
     catalog: Mapping[str, ModelSpec] | None = None,
+    families: Sequence[SimFamily] = FAMILIES,
 ) -> FastAPI:
-    """Build the simulator app. ``catalog`` defaults to the client's shared catalog."""
+    """Build the simulator app. ``catalog`` defaults to the client's shared catalog,
+    ``families`` to every family of ``simulator.families`` (a test adds its own)."""
     install_drop_log_filter()
     cfg = config or SimulatorConfig()
     models: Mapping[str, ModelSpec] = CATALOG if catalog is None else catalog
@@ -110,7 +112,7 @@ def create_app(
     app.add_route("/volcv/v1", volcv, methods=["POST"])
     app.add_route("/", upstream, methods=["POST"])
     app.add_route("/files/{name}", files, methods=["GET"])
-    register_families(app, holder)  # images, video, music (simulator/families/)
+    register_families(app, holder, families)  # images, video, music (simulator/families/)
 
     @app.get("/_sim/stats")
     async def stats() -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ import uvicorn
 from prefect_haoee.client.catalog import ModelSpec
 from prefect_haoee.simulator.app import create_app
 from prefect_haoee.simulator.config import SimulatorConfig
+from prefect_haoee.simulator.families import FAMILIES, SimFamily
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -114,12 +115,15 @@ def run_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
     catalog: Mapping[str, ModelSpec] | None = None,
+    families: Sequence[SimFamily] | None = None,
     log_level: str = "warning",
 ) -> Iterator[SimulatorHandle]:
-    """Serve the simulator on ``host:port`` (port 0: a free one) in a background thread."""
+    """Serve the simulator on ``host:port`` (port 0: a free one) in a background thread;
+    ``families`` replaces the simulated families (default: all of them)."""
     cfg = config or SimulatorConfig()
     sock = bind_socket(host, port)
-    server = _Server(uvicorn_config(create_app(cfg, catalog=catalog), log_level=log_level))
+    app = create_app(cfg, catalog=catalog, families=FAMILIES if families is None else families)
+    server = _Server(uvicorn_config(app, log_level=log_level))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="haoee-simulator", daemon=True
     )

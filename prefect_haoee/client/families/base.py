@@ -88,7 +88,9 @@ class JobHandle(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    family: FamilyName
+    family: str
+    """The adapter's family (``FamilyName`` for the built-in ones; an adapter module may
+    add another, so this is not a closed set at runtime)."""
     kind: MediaKind
     job_id: str
     request_hash: str
@@ -102,7 +104,7 @@ class JobState(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    family: FamilyName
+    family: str
     job_id: str
     status: JobStatus
     raw_status: str | None = None

@@ -25,6 +25,8 @@ handlers with ``@FAMILY.route(method, path, action)``. A handler checks the body
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -58,10 +60,16 @@ FAMILY_ACTIONS: dict[str, str] = {a: k for f in FAMILIES for a, k in f.actions.i
 """Every family action -> the visual action it behaves like (for fault eligibility)."""
 
 
-def register_families(app: Starlette, holder: dict[str, SimState]) -> None:
-    """Add every family route to ``app``; ``holder["state"]`` is the current run."""
-    box = FamilyBox(holder, FAMILY_ACTIONS)
-    for family in FAMILIES:
+def register_families(
+    app: Starlette,
+    holder: dict[str, SimState],
+    families: Sequence[SimFamily] = FAMILIES,
+) -> None:
+    """Add the routes of ``families`` (default: all of ``FAMILIES``) to ``app``;
+    ``holder["state"]`` is the current run."""
+    actions = {a: k for f in families for a, k in f.actions.items()}
+    box = FamilyBox(holder, actions)
+    for family in families:
         for route in family.routes:
             app.add_route(route.path, endpoint(box, family, route), methods=[route.method])
 
@@ -82,7 +90,7 @@ def register_families(app: Starlette, holder: dict[str, SimState]) -> None:
             script = options.get("fault_script")
             if not isinstance(script, dict):
                 raise ValueError("fault_script must be an object")
-            checked = check_script(script, FAMILY_ACTIONS)
+            checked = check_script(script, actions)
         except (SimError, ValueError) as err:
             return json_response({"error": str(err)}, 400)
         faults = box.get().faults
