@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -70,11 +70,12 @@ def batch_size(total: int) -> int:
 
 
 def batches_of(
-    remaining: list[tuple[int, WorkItem]], size: int
+    remaining: Sequence[int], size: int, build: Callable[[int], WorkItem]
 ) -> Iterator[list[tuple[int, WorkItem]]]:
-    """The items in batches of ``size``, lazily (plan order)."""
+    """The items of the ``remaining`` plan indices in batches of ``size``, each item built
+    (``build``, e.g. ``Plan.item``) when its batch is reached: only open batches hold items."""
     for start in range(0, len(remaining), size):
-        yield remaining[start : start + size]
+        yield [(index, build(index)) for index in remaining[start : start + size]]
 
 
 @asynccontextmanager

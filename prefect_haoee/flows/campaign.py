@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -139,18 +140,19 @@ async def _produce(
     began: datetime,
     started: float,
 ) -> State[CampaignResult]:
-    ended = bytearray(len(plan.items))  # one byte per item: which have an outcome
+    ended = bytearray(plan.total)  # one byte per item: which have an outcome
     stored = await stored_outcomes(plan, base, s3)
     for index, outcome in stored.items():
         ended[index] = 1
         tally.add(outcome)
     await progress.advance(len(stored))
-    remaining = [(i, item) for i, item in enumerate(plan.items) if not ended[i]]
+    # Plan indices (8 bytes each): items are built when their batch opens.
+    remaining = array("q", (i for i in range(plan.total) if not ended[i]))
     del stored
     if remaining and shards > 1:
         sharded = ShardedRun(spec, campaign, day, shards, base, s3, bucket, credentials)
         gathered: dict[int, ItemOutcome] = {}
-        await sharded.produce(remaining, gathered, progress)
+        await sharded.produce(list(plan.iter_items(remaining)), gathered, progress)
         for index, outcome in sorted(gathered.items()):
             ended[index] = 1
             tally.add(outcome)
@@ -164,12 +166,11 @@ async def _produce(
             events.add(outcome.item, outcome.record, outcome.error)
             await progress.advance()
 
-        await produce_items(spec, remaining, finished, s3, credentials)
+        await produce_items(spec, plan, remaining, finished, s3, credentials)
         events.flush()
     lost = "its batch task run ended before the item did"
-    for index, item in remaining:
-        if not ended[index]:
-            tally.add(ItemOutcome(item=item, record=None, error=lost))
+    for _, item in plan.iter_items(i for i in remaining if not ended[i]):
+        tally.add(ItemOutcome(item=item, record=None, error=lost))
     del remaining
 
     header = {"campaign": spec.name, "run_date": day.isoformat(), "bucket": s3.bucket_name}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -33,7 +34,7 @@ from prefect.tasks import TaskRunNameCallbackWithParameters
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.blocks import HaoeeCredentials
-from prefect_haoee.campaigns import Campaign, Plan, WorkItem, make_plan
+from prefect_haoee.campaigns import Campaign, Plan, make_plan
 from prefect_haoee.flows.batch import (
     Batch,
     Sink,
@@ -86,9 +87,8 @@ async def stored_outcomes(
     previous = await anyio.to_thread.run_sync(read_manifest, bucket, manifest_key(base))
     known = {e.request_hash: e for e in previous.items} if previous else {}
     out: dict[int, ItemOutcome] = {}
-    for index, item in enumerate(plan.items):
-        if (indices is not None and index not in indices) or not plan.is_stored(item):
-            continue
+    wanted = (i for i in plan.stored_indices() if indices is None or i in indices)
+    for index, item in plan.iter_items(wanted):
         entry = known.get(item.request_hash)
         record = record_from_entry(entry, bucket.bucket_name) if entry else None
         if record is None or not record.key.startswith(full_key(bucket, item.object_stem)):
@@ -101,15 +101,17 @@ async def stored_outcomes(
 
 async def produce_items(
     spec: Campaign,
-    remaining: list[tuple[int, WorkItem]],
+    plan: Plan,
+    remaining: Sequence[int],
     sink: Sink,
     s3: S3Bucket,
     credentials: HaoeeCredentials | None,
 ) -> None:
-    """The remaining items in batch task runs (:func:`~prefect_haoee.flows.batch.batch_size`),
+    """The ``remaining`` plan indices in batch task runs
+    (:func:`~prefect_haoee.flows.batch.batch_size`), each item built when its batch opens,
     ``2 x concurrency`` items in flight (one downloads or uploads while another waits for
     the gateway); each outcome goes to ``sink`` (plan index, outcome) as it comes."""
-    req_keys = sorted({item.req_key for _, item in remaining})
+    req_keys = sorted({plan.req_key_at(index) for index in remaining})
     base_tags = ["haoee", spec.name, *spec.tags]
     context_tags = sorted(TagsContext.get().current_tags or ())
     tag_limits = [f"tag:{t}" for t in sorted({*base_tags, *req_keys, *context_tags})]
@@ -155,7 +157,7 @@ async def produce_items(
     # many there are (not one pending coroutine per batch).
     queue = (
         Batch(number, items, in_flight, slot_limit)
-        for number, items in enumerate(batches_of(remaining, size))
+        for number, items in enumerate(batches_of(remaining, size, plan.item))
     )
 
     async def opener() -> None:

@@ -107,15 +107,15 @@ async def run_campaign_shard(
     s3 = campaign_bucket(spec, bucket)
     credentials = named_credentials(credentials_block or spec.credentials_block)
     plan, base = await plan_campaign(spec, run_date, s3)
-    mine = set(shard_indices(len(plan.items), shard, shards))
+    mine = set(shard_indices(plan.total, shard, shards))
     outcomes = await stored_outcomes(plan, base, s3, mine)
-    remaining = [(i, plan.items[i]) for i in sorted(mine) if i not in outcomes]
+    remaining = [i for i in sorted(mine) if i not in outcomes]
     if remaining:  # the parent shows progress and emits the events
 
         async def finished(index: int, outcome: ItemOutcome) -> None:
             outcomes[index] = outcome
 
-        await produce_items(spec, remaining, finished, s3, credentials)
+        await produce_items(spec, plan, remaining, finished, s3, credentials)
     entries = [entry_for(o.item, o.record, o.error) for _, o in sorted(outcomes.items())]
     manifest = build_manifest(spec.name, run_date.isoformat(), s3.bucket_name, entries)
     await anyio.to_thread.run_sync(write_manifest, s3, manifest_key, manifest)
