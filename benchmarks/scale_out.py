@@ -11,7 +11,7 @@ the campaign in two, one shard per worker), and per run: wall time of the campai
 flow run (images/s), CPU seconds per image of the workers (their flow-run processes
 included), of the Prefect server and of PostgreSQL, what the simulator billed
 (billable, distinct, duplicates, peak QPS) and the load average. The services are those
-of the distributed test suite (``tests/distributed/services.py`` and ``distkit.py``,
+of the distributed test suite (``tests/distributed/services.py`` and ``support.py``,
 imported from there): PostgreSQL 15 run as an unprivileged user, Redis, moto's S3 server,
 the simulator in this process.
 
@@ -34,21 +34,22 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests" / "distributed"), str(REPO / "tests"), str(REPO / "benchmarks")]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from _common import machine, quiet_logs  # noqa: E402
-from distkit import Cluster  # noqa: E402
-from services import (  # noqa: E402
+
+from tests.distributed.services import (  # noqa: E402
     Service,
     descendants,
     start_postgres,
     start_prefect_server,
     start_redis,
 )
-from sharedkit import SIM_KEY  # noqa: E402
+from tests.distributed.support import Cluster  # noqa: E402
+from tests.support import SIM_KEY  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

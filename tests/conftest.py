@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sharedkit import SIM_KEY
+
+from tests.support import SIM_KEY
 
 # Offline test machines: no analytics calls from the Prefect servers and clients we start.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

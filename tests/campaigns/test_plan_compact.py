@@ -6,9 +6,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from campaignkit import campaign_dict
 
 from prefect_haoee.campaigns import Campaign, expand, make_plan
+from tests.campaigns.support import campaign_dict
 
 DAY = date(2025, 3, 1)
 

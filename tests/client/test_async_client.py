@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-from clientkit import API_KEY, Recorder, Sleeps, envelope, ip_request, json_response, settings
 
 from prefect_haoee.client import (
     AsyncHaoeeClient,
@@ -14,6 +13,15 @@ from prefect_haoee.client import (
     PollPolicy,
     ServerError,
     TaskExpiredError,
+)
+from tests.client.support import (
+    API_KEY,
+    Recorder,
+    Sleeps,
+    envelope,
+    ip_request,
+    json_response,
+    settings,
 )
 
 IMG = {"image_urls": ["https://files.test/a.png"]}

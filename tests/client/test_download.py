@@ -7,11 +7,11 @@ import hashlib
 
 import httpx
 import pytest
-from clientkit import Recorder, settings
-from sharedkit import png_bytes
 
 from prefect_haoee.client import AsyncHaoeeClient, DownloadError, HaoeeClient, TransportError
 from prefect_haoee.client.download import adownload_image, download_image, new_download_client
+from tests.client.support import Recorder, settings
+from tests.support import png_bytes
 
 
 def files_client(handler: Recorder) -> HaoeeClient:

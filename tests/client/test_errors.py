@@ -5,13 +5,13 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from clientkit import CODE_TABLE
 
 from prefect_haoee.client.errors import (
     HaoeeError,
     RateLimitedError,
     error_for,
 )
+from tests.client.support import CODE_TABLE
 
 
 @pytest.mark.parametrize(("http", "code", "cls", "retryable"), CODE_TABLE)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from clientkit import API_KEY, Recorder, Sleeps, envelope, ip_request, json_response, settings
 
 from prefect_haoee.client import DownloadError, HaoeeClient, HaoeeError
 from prefect_haoee.client.redact import make_scrubber
+from tests.client.support import (
+    API_KEY,
+    Recorder,
+    Sleeps,
+    envelope,
+    ip_request,
+    json_response,
+    settings,
+)
 
 
 def fragments() -> set[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from clientkit import Recorder, Sleeps, envelope, ip_request, json_response, settings
 
 from prefect_haoee.client import (
     HaoeeClient,
@@ -17,6 +16,7 @@ from prefect_haoee.client import (
     TransportError,
     UnusableAnswerError,
 )
+from tests.client.support import Recorder, Sleeps, envelope, ip_request, json_response, settings
 
 
 def make(rec: Recorder, **kw: object) -> tuple[HaoeeClient, Sleeps]:

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sharedkit import SEED_EXAMPLE
-from test_requests_examples import ALL_KEYS, B64, URL, body, parse
 
 from prefect_haoee.client.requests import (
     REQUEST_CLASSES,
@@ -17,6 +15,8 @@ from prefect_haoee.client.requests import (
     HighAesIpV20,
     parse_request,
 )
+from tests.client.test_requests_examples import ALL_KEYS, B64, URL, body, parse
+from tests.support import SEED_EXAMPLE
 
 IMAGE_KEYS = [k for k in ALL_KEYS if REQUEST_CLASSES[k].max_images > 0]
 NO_IMAGE_KEYS = [k for k in ALL_KEYS if REQUEST_CLASSES[k].max_images == 0]

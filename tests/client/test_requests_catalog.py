@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_requests_examples import ALL_KEYS, body, parse
 
 from prefect_haoee.client import catalog
 from prefect_haoee.client.catalog import CATALOG, SPECS, get_spec, output_size
 from prefect_haoee.client.requests import REQUEST_CLASSES, parse_request
+from tests.client.test_requests_examples import ALL_KEYS, body, parse
 
 EXPECTED_MODES = {
     "sync_and_async": {

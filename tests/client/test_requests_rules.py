@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from test_requests_examples import B64, B64_2, URL, URL_2, body
 
 from prefect_haoee.client.requests import (
     ControlNetArg,
@@ -15,6 +14,7 @@ from prefect_haoee.client.requests import (
     StyleReferenceArgs,
     parse_request,
 )
+from tests.client.test_requests_examples import B64, B64_2, URL, URL_2, body
 
 CN = {"type": "depth", "strength": 0.6, "binary_data_index": 0}
 TWO_B64 = {"binary_data_base64": [B64, B64_2]}

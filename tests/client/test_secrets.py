@@ -6,9 +6,9 @@ import logging
 
 import httpx
 import pytest
-from clientkit import API_KEY, Recorder, envelope, ip_request, json_response, settings
 
 from prefect_haoee.client import HaoeeClient, HaoeeError, HaoeeSettings
+from tests.client.support import API_KEY, Recorder, envelope, ip_request, json_response, settings
 
 
 def test_settings_and_client_reprs_hide_the_key() -> None:

@@ -6,16 +6,6 @@ import json
 
 import httpx
 import pytest
-from clientkit import (
-    API_KEY,
-    CODE_TABLE,
-    Recorder,
-    Sleeps,
-    envelope,
-    ip_request,
-    json_response,
-    settings,
-)
 
 from prefect_haoee.client import (
     AuthenticationError,
@@ -32,6 +22,16 @@ from prefect_haoee.client import (
     TransportError,
 )
 from prefect_haoee.client.requests.base import LogoInfo
+from tests.client.support import (
+    API_KEY,
+    CODE_TABLE,
+    Recorder,
+    Sleeps,
+    envelope,
+    ip_request,
+    json_response,
+    settings,
+)
 
 IMG = {"image_urls": ["https://files.test/a.png"], "binary_data_base64": []}
 

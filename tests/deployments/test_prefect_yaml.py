@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploykit import BIN, DEPLOYMENTS, ENTRYPOINT, FLOW_NAME, parts_env, prefect_env, run
 
 from prefect_haoee.campaigns import Campaign, load_campaign
+from tests.deployments.support import (
+    BIN,
+    DEPLOYMENTS,
+    ENTRYPOINT,
+    FLOW_NAME,
+    parts_env,
+    prefect_env,
+    run,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -16,13 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploykit import BIN, ENTRYPOINT, FLOW_NAME, campaign_yaml, parts_env, prefect_env, run
 from typer.testing import CliRunner
 
 from prefect_haoee.campaigns import CampaignError
 from prefect_haoee.cli import app
 from prefect_haoee.commands.campaign_files import scan_campaigns
 from prefect_haoee.commands.deployments import campaign_deployments
+from tests.deployments.support import (
+    BIN,
+    ENTRYPOINT,
+    FLOW_NAME,
+    campaign_yaml,
+    parts_env,
+    prefect_env,
+    run,
+)
 
 CRON = 'schedule: {cron: "15 8 * * 1-5", timezone: Asia/Shanghai}\n'
 INTERVAL = "schedule: {interval_seconds: 3600}\n"

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distkit import WORKERS, Cluster
-from services import start_postgres, start_prefect_server, start_redis
-from sharedkit import SIM_KEY
+
+from tests.distributed.services import start_postgres, start_prefect_server, start_redis
+from tests.distributed.support import WORKERS, Cluster
+from tests.support import SIM_KEY
 
 SIM_LATENCY_MS = 40.0
 SIM_QPS = 12

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from famkit import FAM_CONFIG, fam_config
 
 from prefect_haoee.simulator import SimulatorHandle, run_simulator
+from tests.families.support import FAM_CONFIG, fam_config
 
 
 @pytest.fixture(scope="session")

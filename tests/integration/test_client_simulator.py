@@ -12,7 +12,6 @@ import httpx
 import pytest
 from PIL import Image
 from pydantic import SecretStr
-from sharedkit import SEED_EXAMPLE
 
 from prefect_haoee.client import (
     AsyncHaoeeClient,
@@ -32,6 +31,7 @@ from prefect_haoee.client import (
 )
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.server import run_simulator
+from tests.support import SEED_EXAMPLE
 
 pytestmark = pytest.mark.integration
 

@@ -39,7 +39,7 @@ _EXPOSED = Exposed()
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The secrets scan runs last in the session, after every other test wrote its logs,
     results, artifacts and manifests (it scans the whole session's state, not only ours)."""
-    items.sort(key=lambda item: item.path.name == "test_rel_secrets.py")
+    items.sort(key=lambda item: item.path.name == "test_secrets.py")
 
 
 @pytest.fixture(scope="session")

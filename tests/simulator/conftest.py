@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from simkit import BASE_CONFIG, Gateway, sim_config
 
 from prefect_haoee.simulator import SimulatorHandle, run_simulator
+from tests.simulator.support import BASE_CONFIG, Gateway, sim_config
 
 
 @pytest.fixture(scope="session")

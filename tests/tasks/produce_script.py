@@ -11,7 +11,8 @@ import sys
 
 from prefect_aws import AwsClientParameters, AwsCredentials
 from prefect_aws.s3 import S3Bucket
-from producekit import async_request, produce_all, records
+
+from tests.tasks.produce_support import async_request, produce_all, records
 
 
 def main() -> None:

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lockkit import machine_env, redis_server, release_together, start_machine
-from producekit import produce_all, records, sync_request
 
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.server import run_simulator
@@ -32,6 +30,8 @@ from prefect_haoee.tasks.claims import S3Claims
 from prefect_haoee.tasks.errors import LockNotObtainedError
 from prefect_haoee.tasks.redis_lock import RedisLocks, redis_client
 from prefect_haoee.tasks.step_json import encode_step
+from tests.tasks.lock_support import machine_env, redis_server, release_together, start_machine
+from tests.tasks.produce_support import produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from prefect import flow
-from producekit import async_request, sync_request
 
 from prefect_haoee.blocks import HaoeeCredentials
 from prefect_haoee.tasks import (
@@ -17,6 +16,7 @@ from prefect_haoee.tasks import (
     wait_for_generation,
 )
 from prefect_haoee.tasks.records import StoredObject
+from tests.tasks.produce_support import async_request, sync_request
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from producekit import async_request, sync_request
 
 from prefect_haoee.client.families import SoraVideoRequest, SunoInspirationRequest
 from prefect_haoee.tasks.item_runner import produce_item
 from prefect_haoee.tasks.records import ENTRY_FIELDS, ImageRecord
 from prefect_haoee.tasks.request_traits import AnyRequest, kind_of, model_of, resolve_mode
+from tests.tasks.produce_support import async_request, sync_request
 
 pytestmark = pytest.mark.integration
 

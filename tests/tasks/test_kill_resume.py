@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from producekit import async_request, produce_all, records
 
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.server import run_simulator
+from tests.tasks.produce_support import async_request, produce_all, records
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_sigkill_after_submit_then_rerun_pays_nothing_more(
             "HAOEE_API_KEY": simulator.config.api_keys[0],
             "PREFECT_API_URL": prefect_server,
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(storage),
-            "PYTHONPATH": str(HERE),
+            "PYTHONPATH": str(HERE.parents[1]),
         }
         proc = subprocess.Popen(
             [

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from producekit import async_request, produce_all, records, sync_request
-from sharedkit import SIM_KEY
 
 from prefect_haoee.client import ContentRejectedError, parse_request
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.tasks.storage import head_object
+from tests.support import SIM_KEY
+from tests.tasks.produce_support import async_request, produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
-from producekit import async_request, produce_all, records, sync_request
+
+from tests.tasks.produce_support import async_request, produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from producekit import async_request, sync_request
 
 from prefect_haoee.client.errors import (
     AuthenticationError,
@@ -24,6 +23,7 @@ from prefect_haoee.tasks.cache import RequestHashPolicy, step_key
 from prefect_haoee.tasks.locks import FlockLockManager
 from prefect_haoee.tasks.produce import ProducePolicy, reseed, resolve_mode
 from prefect_haoee.tasks.retry_rules import is_retryable
+from tests.tasks.produce_support import async_request, sync_request
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def test_worker_environment_names_blocks(
 def test_result_storage_block_receives_committed_steps(
     prefect_server: str, sim: Any, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from producekit import produce_all, records, sync_request
+    from tests.tasks.produce_support import produce_all, records, sync_request
 
     client = s3_bucket.credentials.get_s3_client()
     name = f"steps-{uuid.uuid4().hex[:10]}"
