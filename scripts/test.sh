@@ -17,6 +17,9 @@ fi
 # A venv made by `uv venv` has no pip of its own.
 .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip -q
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+# pip before 23.3 takes a dependency's extra (prefect's httpx[http2]) for an unpinned
+# requirement next to the lock's httpx==... pin and refuses the hashed install.
+"${PIP[@]}" install --upgrade pip
 "${PIP[@]}" install --require-hashes -r requirements/test.txt
 "${PIP[@]}" install --no-deps -e .
 phase "lock"
