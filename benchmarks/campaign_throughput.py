@@ -177,14 +177,14 @@ def instrument() -> ItemTimes:
     """Time each item's task run and its gateway calls (in this process only).
 
     Wraps ``prefect_haoee.flows.batch.produce_one`` (one item inside its batch) and
-    ``AsyncHaoeeClient._send`` (one gateway call with its retries and waits).
+    ``AsyncHaoeeClient._arun`` (one gateway call flow with its retries and waits).
     """
     from prefect_haoee.client.async_client import AsyncHaoeeClient
     from prefect_haoee.flows import batch as campaign_module
 
     times = ItemTimes()
     run_item = campaign_module.produce_one
-    send = AsyncHaoeeClient._send
+    send = AsyncHaoeeClient._arun
 
     async def timed_run(item: Any, bucket: Any, *args: Any) -> Any:
         acc: dict[str, float] = {"send": 0.0}
@@ -207,7 +207,7 @@ def instrument() -> ItemTimes:
                 acc["send"] += time.perf_counter() - started
 
     campaign_module.produce_one = timed_run  # type: ignore[assignment]
-    AsyncHaoeeClient._send = timed_send  # type: ignore[method-assign]
+    AsyncHaoeeClient._arun = timed_send  # type: ignore[method-assign]
     return times
 
 
