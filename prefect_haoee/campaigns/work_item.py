@@ -40,8 +40,6 @@ class WorkItem(BaseModel):
     mode: Mode
     kind: Kind = "image"
     """image | video | music (the model's kind)."""
-    family: str = "visual"
-    """The model's API family: ``visual`` (Volcengine's visual API) or an OpenAI-style one."""
     seed: int | None
     """The request's seed (``-1`` random; ``None`` for a model without seed)."""
     request: AnyVisualRequest | JobRequest | FamilyRequest = Field(union_mode="left_to_right")
@@ -120,7 +118,6 @@ def build_item(
         req_key=model,
         mode=campaign.mode_for(prompt),
         kind=info.kind if info else "image",
-        family=info.family if info else "visual",
         seed=request.seed_value,
         request=request,
         request_hash=request_hash,

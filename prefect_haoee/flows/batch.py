@@ -33,7 +33,6 @@ from prefect_haoee.flows.limits import LEASE_SECONDS
 from prefect_haoee.flows.result import ItemOutcome
 from prefect_haoee.tasks.clients import ClientSpec, shared_clients
 from prefect_haoee.tasks.item_runner import produce_item
-from prefect_haoee.tasks.paid_lock import output_bucket
 from prefect_haoee.tasks.records import ImageRecord
 from prefect_haoee.tasks.retry_rules import (
     PAID_RETRIES,
@@ -249,8 +248,8 @@ async def produce_batch(
         for index, item in queue:
             await one(index, item)
 
+    # produce_item names the output bucket for the paid-step lock itself.
     async with AsyncExitStack() as stack:
-        stack.enter_context(output_bucket(bucket))
         if sink is None:
             await stack.enter_async_context(shared_clients())
         await asyncio.gather(*(worker() for _ in range(min(batch.in_flight, len(batch.items)))))

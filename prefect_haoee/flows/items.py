@@ -24,13 +24,12 @@ import asyncio
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from prefect import Task
 from prefect.client.schemas.objects import State
 from prefect.context import TagsContext
-from prefect.tasks import TaskRunNameCallbackWithParameters
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.blocks import HaoeeCredentials
@@ -38,7 +37,6 @@ from prefect_haoee.campaigns import Campaign, Plan, make_plan
 from prefect_haoee.flows.batch import (
     Batch,
     Sink,
-    batch_run_name,
     batch_size,
     batches_of,
     delivering,
@@ -65,9 +63,7 @@ def batch_task(tags: list[str], tagged: bool) -> Task[..., Any]:
     rerun after a crash never pays twice. Untagged when no ``tag:`` limit exists
     (``prefect_internals.untagged``).
     """
-    task = produce_batch.with_options(
-        task_run_name=cast(TaskRunNameCallbackWithParameters, batch_run_name), tags=tags
-    )
+    task = produce_batch.with_options(tags=tags)
     return task if tagged else untagged(task)
 
 
@@ -140,15 +136,15 @@ async def produce_items(
         if in_loop:
             with unlinked_results():
                 state = await task(batch, s3, client_spec, given, return_state=True)
-            if not state.is_completed():
-                await _lost(batch, state, sink, delivered=True)
+            # A batch that ended without some items' ends: the flow marks the items it
+            # never heard of (see ``run_campaign``).
             return
         future = task.submit(batch, s3, client_spec, given)
         await anyio.to_thread.run_sync(future.wait)
         state = future.state
         ends = await state.aresult(raise_on_failure=False) if state.is_completed() else None
         if not isinstance(ends, list):
-            await _lost(batch, state, sink, delivered=False)
+            await _lost(batch, state, sink)
             return
         for index, outcome in ends:
             await sink(index, outcome)
@@ -168,11 +164,9 @@ async def produce_items(
         await asyncio.gather(*(opener() for _ in range(open_batches)))
 
 
-async def _lost(batch: Batch, state: State[Any], sink: Sink, delivered: bool) -> None:
-    """A batch task run that ended without its items' ends (crashed, cancelled): each
-    item it did not report is failed with the run's state (a rerun resumes them)."""
-    if delivered:
-        return  # the flow marks the items it never heard of (see ``run_campaign``)
+async def _lost(batch: Batch, state: State[Any], sink: Sink) -> None:
+    """A batch task run of another task runner that ended without its items' ends
+    (crashed, cancelled): each item is failed with the run's state (a rerun resumes them)."""
     error = f"batch task run ended {state.name}: {state.message or ''}".strip()[:500]
     for index, item in batch.items:
         await sink(index, ItemOutcome(item=item, record=None, error=error))
