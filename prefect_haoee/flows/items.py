@@ -42,6 +42,7 @@ from prefect_haoee.flows.batch import (
     delivering,
     produce_batch,
 )
+from prefect_haoee.flows.claiming import claimed_items
 from prefect_haoee.flows.destination import manifest_key
 from prefect_haoee.flows.limits import concurrency_limit_name, existing_limits, rate_limit_name
 from prefect_haoee.flows.manifest import read_manifest, record_from_entry
@@ -106,7 +107,23 @@ async def produce_items(
     """The ``remaining`` plan indices in batch task runs
     (:func:`~prefect_haoee.flows.batch.batch_size`), each item built when its batch opens,
     ``2 x concurrency`` items in flight (one downloads or uploads while another waits for
-    the gateway); each outcome goes to ``sink`` (plan index, outcome) as it comes."""
+    the gateway); each outcome goes to ``sink`` (plan index, outcome) as it comes.
+
+    The items are claimed first (``flows.claiming``: one claim set for the run), then S3
+    is listed again: an item another run stored meanwhile is taken from there."""
+    async with claimed_items(plan, remaining, s3, sink) as todo:
+        if todo:
+            await _produce(spec, plan, todo, sink, s3, credentials)
+
+
+async def _produce(
+    spec: Campaign,
+    plan: Plan,
+    remaining: Sequence[int],
+    sink: Sink,
+    s3: S3Bucket,
+    credentials: HaoeeCredentials | None,
+) -> None:
     req_keys = sorted({plan.req_key_at(index) for index in remaining})
     base_tags = ["haoee", spec.name, *spec.tags]
     context_tags = sorted(TagsContext.get().current_tags or ())

@@ -46,19 +46,19 @@ class Attempt:
     committed: dict[str, Any] | None = None
 
 
-def _conflict(exc: ClientError) -> bool:
+def conflict(exc: ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in _CONFLICT_CODES or status in (409, 412)
 
 
-def _missing(exc: ClientError) -> bool:
+def missing(exc: ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in ("NoSuchKey", "404", "NotFound") or status == 404
 
 
-def _server_now(response: dict[str, Any]) -> datetime:
+def server_now(response: dict[str, Any]) -> datetime:
     """The S3 server's clock, from the ``Date`` header of its answer (ours if absent)."""
     date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if date:
@@ -118,7 +118,7 @@ class S3Claims:
                 **condition,
             )
         except ClientError as exc:
-            if _conflict(exc) or (condition.get("IfMatch") and _missing(exc)):
+            if conflict(exc) or (condition.get("IfMatch") and missing(exc)):
                 return None
             raise
         etag = str(answer["ETag"])
@@ -134,12 +134,12 @@ class S3Claims:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as exc:
-            if _missing(exc):  # released between our put and our read: try again
+            if missing(exc):  # released between our put and our read: try again
                 return Attempt(acquired=False)
             raise
         body = answer["Body"].read(1_000_000)
         etag = str(answer["ETag"])
-        now = _server_now(answer)
+        now = server_now(answer)
         try:
             doc = json.loads(body)
         except ValueError:
@@ -147,7 +147,7 @@ class S3Claims:
         if not isinstance(doc, dict) or doc.get("format") != CLAIM_FORMAT:
             doc = {}  # not ours or damaged: it expires like a held claim of ours
         if doc.get("state") == "done":
-            expires = _parse_time(doc.get("expires_at"))
+            expires = parse_time(doc.get("expires_at"))
             if not overwrite and (expires is None or expires > now):
                 # A committed step: the caller decodes it (a damaged one is an error there,
                 # never a reason to pay again).
@@ -166,6 +166,14 @@ class S3Claims:
                 return Attempt(acquired=False)
         body = self._body(key, holder, state="held", renewals=0, took_over=etag)
         return Attempt(acquired=self._put(key, holder, body, IfMatch=etag) is not None)
+
+    def leave_done(
+        self, key: str, holder: str, document: dict[str, Any], expires: datetime
+    ) -> bool:
+        """Leave a committed step for the next taker of a claim nobody holds (a claim set's
+        item paid for and not stored); False when a claim is there already."""
+        body = self._body(key, holder, state="done", step=document, expires_at=expires.isoformat())
+        return self._put(key, holder, body, IfNoneMatch="*") is not None
 
     def renew(self, key: str, holder: str) -> bool:
         """Extend our lease; False when it was lost (taken over after expiring)."""
@@ -195,7 +203,7 @@ class S3Claims:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key), IfMatch=etag)
         except ClientError as exc:
-            if _conflict(exc) or _missing(exc):
+            if conflict(exc) or missing(exc):
                 return False
             raise
         return True
@@ -205,7 +213,7 @@ def _number(value: Any, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and value > 0 else default
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:

@@ -28,3 +28,18 @@ class LockBackendError(HaoeeError):
     task retry may get through."""
 
     retryable = True
+
+
+class ClaimedBySetError(LockNotObtainedError):
+    """A campaign run (on another machine) claimed this request with its claim set
+    (:mod:`~prefect_haoee.tasks.claim_sets`): it produces the item, so this step was not
+    run and nothing was paid. ``produce_image``/``produce_media`` wait for that run and
+    then take its stored file; a flow of one's own may retry later."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, key: str, set_id: str, held: bool) -> None:
+        super().__init__(message)
+        self.key = key
+        self.set_id = set_id
+        self.held = held

@@ -8,7 +8,11 @@ so the paid steps do not lean on them: :func:`paid_lock` takes
 2. the cross-machine lease ``HAOEE_LOCK_URL`` names (:mod:`~prefect_haoee.tasks.lock_settings`):
    a claim object in the output bucket (default when the step has one) or a Redis lock,
    renewed every third of its lease while the block runs, released with the committed
-   step so that a machine that waited reads it instead of paying.
+   step so that a machine that waited reads it instead of paying. A step whose request
+   the running campaign claimed with its claim set (:func:`claim_set_held`,
+   :mod:`~prefect_haoee.tasks.claim_sets`) needs no claim of its own; a per-item claim
+   taken while another run's set holds the request is given back
+   (:class:`~prefect_haoee.tasks.errors.ClaimedBySetError`).
 
 A lock not obtained within ``HAOEE_LOCK_WAIT_SECONDS`` is :class:`LockNotObtainedError`,
 an unreachable backend :class:`LockBackendError` (retryable): never an unlocked paid call.
@@ -32,8 +36,17 @@ import anyio
 from prefect.context import TaskRunContext
 
 from prefect_haoee.client.errors import HaoeeError
+from prefect_haoee.tasks.claim_scope import (
+    claim_sets_for,
+    claims_folder,
+    current_run_id,
+    done_sets_looked,
+    held_set,
+)
+from prefect_haoee.tasks.claim_sets import HeldSet
 from prefect_haoee.tasks.claims import Attempt, S3Claims
 from prefect_haoee.tasks.errors import (
+    ClaimedBySetError,
     LockBackendError,
     LockConfigurationError,
     LockNotObtainedError,
@@ -99,10 +112,8 @@ def _leases(settings: LockSettings, domain: str | None) -> Leases | None:
                 "none (use produce_image/produce_media, or tasks.paid_lock.output_bucket)"
             )
         return None
-    folder = "/".join(
-        p for p in (str(bucket.bucket_folder or "").strip("/"), settings.claims_folder) if p
-    )
     client = bucket.credentials.get_s3_client()
+    folder = claims_folder(bucket, settings)
     return S3Claims(client, bucket.bucket_name, folder, settings.lease_seconds, domain=domain)
 
 
@@ -120,11 +131,15 @@ class Lease:
     document: dict[str, Any] | None = None
     expires: datetime | None = None
     lost: bool = False
+    held_set: HeldSet | None = None
 
     def commit(self, document: dict[str, Any], expires: datetime) -> None:
-        """Hand the committed step to the next holder (kept by the distributed lease)."""
+        """Hand the committed step to the next holder (kept by the distributed lease, or
+        by the claim set until the item is stored)."""
         self.document = document
         self.expires = expires
+        if self.held_set is not None:
+            self.held_set.note_commit(self.key, document, expires)
 
 
 async def _call(what: str, fn: Any, *args: Any) -> Any:
@@ -164,6 +179,27 @@ def _not_obtained(key: str, wait: float, where: str) -> LockNotObtainedError:
     )
 
 
+async def _give_way_to_sets(claims: S3Claims, key: str, holder: str) -> None:
+    """After taking a per-item claim: give it back if another run's claim set holds the
+    key (or, inside ``produce_item``, stored it lately), raising :class:`ClaimedBySetError`."""
+    sets = claim_sets_for(_current_bucket())
+    if sets is None:
+        return
+    blocking = await _call("check claim sets", sets.covering, key, current_run_id())
+    looked = done_sets_looked()
+    if blocking is None or (not blocking.held and (looked is None or key in looked)):
+        return
+    await _call("release", claims.release, key, holder, None, None)
+    what = "holds" if blocking.held else "stored lately"
+    raise ClaimedBySetError(
+        f"Paid step {key!r}: campaign run claim set {blocking.set_id} ({blocking.holder}) "
+        f"{what} this request: the step was not run and nothing was paid",
+        key=key,
+        set_id=blocking.set_id,
+        held=blocking.held,
+    )
+
+
 @asynccontextmanager
 async def paid_lock(key: str, overwrite: bool = False) -> AsyncIterator[Lease]:
     """Hold the lock of ``key`` for the block (see the module docstring)."""
@@ -172,12 +208,14 @@ async def paid_lock(key: str, overwrite: bool = False) -> AsyncIterator[Lease]:
     deadline = time.monotonic() + wait
     domain = local_domain()
     holder = f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
-    leases = _leases(settings, domain)
+    held = held_set()
+    covered = held is not None and held.covers(key) and settings.backend in ("auto", "s3")
+    leases = None if covered else _leases(settings, domain)
     if not await LOCK_MANAGER.aacquire_lock(key, holder=holder, acquire_timeout=wait):
         raise _not_obtained(key, wait, "another process on this machine")
     try:
         if leases is None:
-            yield Lease(key, holder)
+            yield Lease(key, holder, held_set=held if covered else None)
             return
         pause = POLL_FIRST
         while True:
@@ -186,6 +224,8 @@ async def paid_lock(key: str, overwrite: bool = False) -> AsyncIterator[Lease]:
                 yield Lease(key, holder, committed=attempt.committed)
                 return
             if attempt.acquired:
+                if isinstance(leases, S3Claims):
+                    await _give_way_to_sets(leases, key, holder)
                 break
             if time.monotonic() + pause > deadline:
                 raise _not_obtained(key, wait, "another machine")

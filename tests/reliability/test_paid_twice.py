@@ -219,3 +219,55 @@ def test_two_machines_without_a_lock_report_every_double_payment(
     shown = out_c + err_c
     assert f"{duplicates} image(s) paid twice" in shown, shown[-3000:]
     assert shown.count("PAID TWICE") == duplicates, shown[-3000:]
+
+
+def held_sets(s3: Any, bucket: str) -> int:
+    """Claim sets held now in the bucket's register(s) (``tasks.claim_sets``)."""
+    held = 0
+    for key in list_keys(s3, bucket):
+        if key.endswith(".sets/register.json"):
+            held += sum(1 for s in read_json(s3, bucket, key)["sets"] if s["state"] == "held")
+    return held
+
+
+@pytest.mark.timeout(900)
+def test_two_machines_with_the_default_lock_pay_each_image_once(
+    prefect_server: str,
+    state_dir: Path,
+    s3_server: str,
+    gateway: HeldGateway,
+    tmp_path: Path,
+    exposed: Any,
+) -> None:
+    """The same two machines and campaign with the default lock (S3 claims): machine A
+    claims the run's items with one claim set; B, started while A's calls are held, finds
+    them claimed, waits for A and takes A's files: 20 payments for 20 images, none twice."""
+    bucket = BUCKET + "-sets"
+    s3 = s3_client(s3_server)
+    s3.create_bucket(Bucket=bucket)
+    exposed.buckets.add(bucket)
+    prompts = [prompt(f"p{i}", f"a paper kite number {i}") for i in range(IMAGES)]
+    doc = campaign_doc("claim-sets", bucket, prompts, concurrency=IMAGES, model=SYNC_MODEL)
+    path = write_yaml(tmp_path / "claim-sets.yaml", doc)
+    base = subprocess_env(prefect_server, state_dir, gateway.url, s3_server)
+    machine_a = {**machine_env(base, tmp_path / "machine-a", KEY_A), "HAOEE_LOCK_URL": "auto"}
+    machine_b = {**machine_env(base, tmp_path / "machine-b", KEY_B), "HAOEE_LOCK_URL": "auto"}
+    gateway.gates[KEY_B].set()  # B is answered at once, should it pay anything
+    first = start(path, machine_a, "--json")
+    wait_until(lambda: gateway.calls[KEY_A] >= IMAGES, timeout=300, what="A's calls in flight")
+    second = start(path, machine_b, "--json")
+    wait_until(lambda: held_sets(s3, bucket) >= 2, timeout=300, what="B claiming after A")
+    gateway.gates[KEY_A].set()
+    out_a, _ = finish(first, exposed, "sets-a")
+    out_b, _ = finish(second, exposed, "sets-b")
+    billed = Counter(gateway.billed)
+    result_a, result_b = json.loads(out_a), json.loads(out_b)
+    print(
+        f"\nclaim sets: billable {sum(billed.values())} for {IMAGES} images; "
+        f"calls A {gateway.calls[KEY_A]}, B {gateway.calls[KEY_B]}"
+    )
+    assert sum(billed.values()) == IMAGES and len(billed) == IMAGES
+    assert gateway.calls[KEY_B] == 0  # B paid for nothing: it took A's files
+    assert result_a["done"] == result_b["done"] == IMAGES
+    assert result_a["paid_twice"] == result_b["paid_twice"] == 0
+    assert held_sets(s3, bucket) == 0  # both runs ended their sets
