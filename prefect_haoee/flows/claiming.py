@@ -31,7 +31,8 @@ from prefect_haoee.tasks.claim_scope import (
     set_lock_name,
 )
 from prefect_haoee.tasks.claim_sets import ClaimSets, HeldSet
-from prefect_haoee.tasks.item_runner import item_claim_key
+from prefect_haoee.tasks.digest_set import DigestSet, digest
+from prefect_haoee.tasks.item_claims import item_claim_key
 from prefect_haoee.tasks.lock_settings import lock_settings
 from prefect_haoee.tasks.locks import file_locks, local_domain
 from prefect_haoee.tasks.s3_ledger import stored_record
@@ -51,11 +52,11 @@ async def claimed_items(
     if sets is None or not remaining:
         yield list(remaining)
         return
-    keys = [
-        key
+    wanted = DigestSet(
+        digest(key)
         for _, item in plan.iter_items(remaining)
         if item.cacheable and (key := item_claim_key(item.request, item.mode))
-    ]
+    )
     domain = local_domain()
     holder = f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
     set_id = uuid.uuid4().hex
@@ -63,7 +64,9 @@ async def claimed_items(
     if locks is not None:  # while we hold it, our set is alive to this machine
         locks.acquire_lock(set_lock_name(set_id), holder, acquire_timeout=0)
     try:
-        held = await anyio.to_thread.run_sync(sets.acquire, keys, current_run_id(), holder, set_id)
+        held = await anyio.to_thread.run_sync(
+            sets.acquire, wanted, current_run_id(), holder, set_id
+        )
         if held.left_out:
             logger.info(
                 "%d item(s) are claimed by another run or item: they wait for it",

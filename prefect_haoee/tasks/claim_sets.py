@@ -6,8 +6,8 @@ own upload. A campaign run knows its items before it pays for any, so it claims 
 at once, in the folder's **register** ``<claims folder>/.sets/register.json``: a JSON list
 of claim sets, changed only by compare-and-swap (``PutObject`` with ``If-Match`` its ETag,
 ``If-None-Match: *`` for the first). Each set names its items in an immutable object
-``.sets/<id>.keys`` (8 bytes of SHA-256 per step key: a collision only makes two runs
-wait for each other, never lets both pay).
+``.sets/<id>-*.keys`` (8 bytes of SHA-256 per step key, ``tasks.digest_set``: a
+collision only makes two runs wait for each other, never lets both pay).
 
 How a run claims (:meth:`ClaimSets.acquire`), with the per-item claims still in use by
 single items (``produce_image`` in a DAG, steps in flows of one's own):
@@ -35,14 +35,12 @@ per-item claim with the committed step of any item it paid for but did not store
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +48,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from prefect_haoee.tasks.claims import S3Claims, conflict, missing, parse_time, server_now
+from prefect_haoee.tasks.digest_set import DigestSet, digest
 
 logger = logging.getLogger("prefect_haoee.tasks")
 
@@ -58,13 +57,7 @@ REGISTER_VERSION = 1
 DONE_RETENTION = timedelta(minutes=10)
 MAX_REGISTER_BYTES = 4_000_000
 MAX_KEYS_BYTES = 8 * 2_000_000
-DIGEST_BYTES = 8
 CAS_ATTEMPTS = 50
-
-
-def digest(key: str) -> bytes:
-    """The 8 bytes a set stores of a step key."""
-    return hashlib.sha256(key.encode()).digest()[:DIGEST_BYTES]
 
 
 @dataclass(frozen=True)
@@ -83,8 +76,8 @@ class HeldSet:
     set_id: str
     holder: str
     run_id: str | None
-    digests: frozenset[bytes]
-    left_out: frozenset[str]
+    digests: DigestSet
+    left_out: DigestSet
     """Keys another claim held when we claimed: their items run as single items."""
     lost: bool = False
     committed: dict[str, tuple[dict[str, Any], datetime]] = field(default_factory=dict)
@@ -128,7 +121,7 @@ class ClaimSets:
         self.stale = stale
         """``stale(set_id) -> bool``: the set's holder, in our lock domain, has died."""
         self.singles = S3Claims(client, bucket, folder, lease_seconds, domain=domain)
-        self._keys: dict[str, frozenset[bytes]] = {}
+        self._keys: dict[str, DigestSet] = {}
         self._mutex = threading.Lock()
 
     def _key(self, name: str) -> str:
@@ -213,7 +206,7 @@ class ClaimSets:
 
     # ------------------------------------------------------------------ keys
 
-    def keys_of(self, entry: dict[str, Any]) -> frozenset[bytes]:
+    def keys_of(self, entry: dict[str, Any]) -> DigestSet:
         """The digests a set holds (read once per keys object: they never change)."""
         name = str(entry.get("keys", ""))
         with self._mutex:
@@ -227,29 +220,29 @@ class ClaimSets:
             if not missing(exc):
                 raise
             raw = b""
-        if len(raw) > MAX_KEYS_BYTES or len(raw) % DIGEST_BYTES:
+        if len(raw) > MAX_KEYS_BYTES or len(raw) % 8:
             raise ValueError(f"claim-set keys {name!r} are damaged ({len(raw)} bytes)")
-        keys = _split(raw)
+        keys = DigestSet.from_bytes(raw)
         with self._mutex:
             self._keys[name] = keys
         return keys
 
-    def _put_keys(self, set_id: str, digests: Iterable[bytes]) -> str:
+    def _put_keys(self, set_id: str, digests: DigestSet) -> str:
         name = self._key(f"{set_id}-{uuid.uuid4().hex[:8]}.keys")
-        body = b"".join(sorted(digests))
         self.client.put_object(
-            Bucket=self.bucket, Key=name, Body=body, ContentType="application/octet-stream"
+            Bucket=self.bucket,
+            Key=name,
+            Body=digests.to_bytes(),
+            ContentType="application/octet-stream",
         )
         with self._mutex:
-            self._keys[name] = frozenset(
-                body[i : i + DIGEST_BYTES] for i in range(0, len(body), DIGEST_BYTES)
-            )
+            self._keys[name] = digests
         return name
 
-    def _claimed_singly(self) -> set[str]:
-        """Step keys that have a per-item claim object (any state) in the folder."""
+    def _claimed_singly(self) -> set[int]:
+        """Digests of the step keys that have a per-item claim object (any state)."""
         prefix = f"{self.folder}/" if self.folder else ""
-        out: set[str] = set()
+        out: set[int] = set()
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix, Delimiter="/"
         )
@@ -257,7 +250,7 @@ class ClaimSets:
             for obj in page.get("Contents", ()):
                 name = str(obj["Key"])[len(prefix) :]
                 if name.endswith(".json"):
-                    out.add(name[: -len(".json")])
+                    out.add(digest(name[: -len(".json")]))
         return out
 
     # ------------------------------------------------------------------ the protocol
@@ -279,35 +272,31 @@ class ClaimSets:
         return found
 
     def acquire(
-        self, keys: Iterable[str], run_id: str | None, holder: str, set_id: str | None = None
+        self, wanted: DigestSet, run_id: str | None, holder: str, set_id: str | None = None
     ) -> HeldSet:
-        """Claim every key no other claim holds (see the module docstring)."""
-        wanted = set(keys)
+        """Claim every key of ``wanted`` (digests) no other claim holds (module docstring)."""
         set_id = set_id or uuid.uuid4().hex
-        before = self._claimed_singly() & wanted
-        mine: dict[bytes, str] = {}
+        before = {d for d in self._claimed_singly() if d in wanted}
+        mine = DigestSet()
         keys_name = ""
 
         def add(sets: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]] | None:
             nonlocal mine, keys_name
-            taken: set[bytes] = set()
-            for entry in sets:
-                if self._alive(entry, now):
-                    taken |= self.keys_of(entry)
-            chosen = {digest(k): k for k in wanted - before if digest(k) not in taken}
+            taken = [self.keys_of(entry) for entry in sets if self._alive(entry, now)]
+            chosen = DigestSet(
+                d for d in wanted if d not in before and not any(d in t for t in taken)
+            )
             if chosen != mine or not keys_name:
                 mine, keys_name = chosen, self._put_keys(set_id, chosen)
             return [*sets, self._entry(set_id, holder, run_id, keys_name, len(mine), now)]
 
         self._change(add)
-        late = self._claimed_singly() & set(mine.values()) - before
+        late = {d for d in self._claimed_singly() if d in mine and d not in before}
         if late:
-            for key in late:
-                mine.pop(digest(key), None)
+            mine = DigestSet(d for d in mine if d not in late)
             self._replace_keys(set_id, mine)
-        held = frozenset(mine)
-        left_out = frozenset(wanted - set(mine.values()))
-        return HeldSet(set_id, holder, run_id, held, left_out)
+        left_out = DigestSet(d for d in wanted if d not in mine)
+        return HeldSet(set_id, holder, run_id, mine, left_out)
 
     def _entry(
         self, set_id: str, holder: str, run_id: str | None, keys: str, count: int, now: datetime
@@ -325,7 +314,7 @@ class ClaimSets:
             "state": "held",
         }
 
-    def _replace_keys(self, set_id: str, mine: dict[bytes, str]) -> None:
+    def _replace_keys(self, set_id: str, mine: DigestSet) -> None:
         name = self._put_keys(set_id, mine)
 
         def shrink(sets: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]] | None:
@@ -370,10 +359,6 @@ class ClaimSets:
 
         self._change(end)
         held.lost = True
-
-
-def _split(raw: bytes) -> frozenset[bytes]:
-    return frozenset(raw[i : i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES))
 
 
 def _number(value: Any, default: float) -> float:

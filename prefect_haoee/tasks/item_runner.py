@@ -40,11 +40,11 @@ from prefect_haoee.client.errors import (
 )
 from prefect_haoee.tasks import request_traits as traits
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
-from prefect_haoee.tasks.claim_scope import await_set_release, reporting_done_sets, settled
+from prefect_haoee.tasks.claim_scope import settled
 from prefect_haoee.tasks.clients import ClientSpec, item_client
-from prefect_haoee.tasks.errors import ClaimedBySetError
 from prefect_haoee.tasks.gateway_calls import Answer, Handle, calls_for, handle_id, request_id
 from prefect_haoee.tasks.gateway_calls import sources as answer_sources
+from prefect_haoee.tasks.item_claims import answer_or_stored, item_claim_key
 from prefect_haoee.tasks.item_files import StoredFile, store_files
 from prefect_haoee.tasks.paid_lock import output_bucket
 from prefect_haoee.tasks.records import (
@@ -61,19 +61,8 @@ T = TypeVar("T", bound=Handle | Answer)
 PaidCall = Callable[[AsyncHaoeeClient, AnyRequest], Awaitable[T]]
 
 DEFAULT_MAX_RESEEDS = 2
-GIVE_WAY_LIMIT = 3
-"""Times an item gives way to other runs' claim sets before it fails (unpaid)."""
 WAIT_TIMEOUTS = {"image": 600.0, "video": 1800.0, "music": 1800.0}
 """Default poll deadline per kind (seconds)."""
-
-
-def item_claim_key(request: AnyRequest, mode: Mode) -> str | None:
-    """The key an item is claimed under: that of its first paid step (None when random)."""
-    if not request.is_deterministic:
-        return None
-    calls = calls_for(request)
-    step = calls.generate_step if mode == "sync" else calls.submit_step
-    return step_key(step, request.request_hash)
 
 
 @dataclass(frozen=True)
@@ -272,31 +261,6 @@ class ItemRunner:
         )
 
 
-async def _answer_or_stored(
-    new_run: Callable[[], ItemRunner], bucket: S3Bucket, stem: str, max_reseeds: int
-) -> tuple[ItemRunner, Answer] | ImageRecord:
-    """The paid answer, or the record of what another campaign run (its claim set held the
-    request: nothing was paid here) stored meanwhile."""
-    looked: set[str] = set()
-    for attempt in range(1, GIVE_WAY_LIMIT + 1):
-        run = new_run()
-        try:
-            with reporting_done_sets(frozenset(looked)):
-                return run, await run.generate(max_reseeds)
-        except ClaimedBySetError as exc:
-            if exc.held:
-                await await_set_release(bucket, exc.key)
-            found = await anyio.to_thread.run_sync(
-                stored_record, run.original, bucket, stem, run.mode
-            )
-            if found is not None:
-                return found
-            if attempt == GIVE_WAY_LIMIT:
-                raise
-            looked.add(exc.key)
-    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
-
-
 async def produce_item(
     request: AnyRequest,
     bucket: S3Bucket,
@@ -333,7 +297,7 @@ async def produce_item(
     try:
         # Paid steps claim their request in this bucket whatever task run this is.
         with output_bucket(bucket):
-            got = await _answer_or_stored(
+            got = await answer_or_stored(
                 lambda: ItemRunner(http, request, chosen, timeout), bucket, stem, max_reseeds
             )
             if isinstance(got, ImageRecord):

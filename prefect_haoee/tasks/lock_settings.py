@@ -5,8 +5,9 @@
 * unset or ``auto`` (default): a file lock on this machine, then a **claim object in the
   item's output bucket** when the step runs for an item that has one (``produce_image``,
   ``produce_media``, the campaign flow): every machine that writes to the bucket is held
-  off, with no service to run. Steps without an output bucket (the fine-grained tasks)
-  get the file lock only.
+  off, with no service to run. A campaign run claims all its items at once instead, with
+  one claim set (``tasks.claim_sets``: a few S3 requests per run, none per image). Steps
+  without an output bucket (the fine-grained tasks) get the file lock only.
 * ``s3``: as ``auto``, but a paid step without an output bucket is an error.
 * ``file`` or ``file:///DIR``: file locks only (one machine; ``DIR`` overrides
   ``HAOEE_LOCK_DIR``, default ``$PREFECT_HOME/haoee-locks``).

@@ -74,6 +74,8 @@ class FlockLockManager:
         self.directory = directory
         self._held: dict[str, tuple[str, int]] = {}
         self._mutex = threading.Lock()
+        self._domain: str | None = None
+        """Read once: the id file is written once and never changes."""
 
     def domain(self) -> str:
         """A random id of this lock directory, created once (the holders it excludes).
@@ -82,9 +84,12 @@ class FlockLockManager:
         its key, is stale: its holder released that file lock, so it died or could not
         release the claim. It is taken over at once instead of after its lease.
         """
+        if self._domain is not None:
+            return self._domain
         path = self.directory / "domain-id"
         try:
-            return path.read_text().strip()
+            self._domain = path.read_text().strip()
+            return self._domain
         except FileNotFoundError:
             pass
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -96,7 +101,8 @@ class FlockLockManager:
             pass
         finally:
             draft.unlink()
-        return path.read_text().strip()
+        self._domain = path.read_text().strip()
+        return self._domain
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode()).hexdigest()[:40]

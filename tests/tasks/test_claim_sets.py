@@ -24,8 +24,9 @@ import pytest
 from prefect_haoee.tasks.claim_scope import claim_set_held
 from prefect_haoee.tasks.claim_sets import ClaimSets
 from prefect_haoee.tasks.claims import S3Claims
+from prefect_haoee.tasks.digest_set import DigestSet, digest
 from prefect_haoee.tasks.errors import LockNotObtainedError
-from prefect_haoee.tasks.item_runner import item_claim_key
+from prefect_haoee.tasks.item_claims import item_claim_key
 from tests.tasks.produce_support import produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
@@ -41,16 +42,20 @@ def keys(n: int) -> list[str]:
     return [f"haoee-generate-{uuid.uuid4().hex}" for _ in range(n)]
 
 
+def of(given: list[str]) -> DigestSet:
+    return DigestSet(digest(k) for k in given)
+
+
 def test_claim_sets_exclude_each_other_and_per_item_claims(s3_bucket: Any) -> None:
     sets = sets_of(s3_bucket)
     a_keys, b_only, single = keys(5), keys(2), keys(1)[0]
-    a = sets.acquire(a_keys, "run-a", "holder-a")
+    a = sets.acquire(of(a_keys), "run-a", "holder-a")
     assert all(a.covers(k) for k in a_keys) and not a.left_out
     singles = S3Claims(s3_bucket.credentials.get_s3_client(), s3_bucket.bucket_name, FOLDER, 60)
     assert singles.try_acquire(single, "item", overwrite=False).acquired
-    b = sets_of(s3_bucket).acquire([*a_keys[2:], *b_only, single], "run-b", "holder-b")
+    b = sets_of(s3_bucket).acquire(of([*a_keys[2:], *b_only, single]), "run-b", "holder-b")
     # B holds only what nobody held: A's keys and the single item's key are left out.
-    assert b.left_out == {*a_keys[2:], single}
+    assert b.left_out == of([*a_keys[2:], single])
     assert all(b.covers(k) for k in b_only) and not any(b.covers(k) for k in a_keys)
     # A single item (another run) meets A's set; A's own run does not.
     blocking = sets.covering(a_keys[0], "run-c")
@@ -61,7 +66,7 @@ def test_claim_sets_exclude_each_other_and_per_item_claims(s3_bucket: Any) -> No
     sets.release(a)
     ended = sets.covering(a_keys[0], "run-c")
     assert ended is not None and not ended.held
-    c = sets_of(s3_bucket).acquire(a_keys, "run-c", "holder-c")
+    c = sets_of(s3_bucket).acquire(of(a_keys), "run-c", "holder-c")
     assert all(c.covers(k) for k in a_keys)
     assert not a.covers(a_keys[0])  # a released set covers nothing
 
@@ -71,11 +76,11 @@ def test_a_set_whose_holder_stops_renewing_is_pruned_and_its_holder_told(
 ) -> None:
     lease = 1.0
     the_keys = keys(3)
-    silent = sets_of(s3_bucket, lease).acquire(the_keys, "run-a", "holder-a")
+    silent = sets_of(s3_bucket, lease).acquire(of(the_keys), "run-a", "holder-a")
     later = sets_of(s3_bucket, lease)
     deadline = time.monotonic() + 15
     while True:
-        taken = later.acquire(the_keys, "run-b", "holder-b")
+        taken = later.acquire(of(the_keys), "run-b", "holder-b")
         if not taken.left_out:
             break
         assert time.monotonic() < deadline, "the silent set never expired"
@@ -90,12 +95,12 @@ def test_a_renewed_set_keeps_its_keys_past_its_lease(s3_bucket: Any) -> None:
     lease = 1.5
     mine = sets_of(s3_bucket, lease)
     the_keys = keys(2)
-    held = mine.acquire(the_keys, "run-a", "holder-a")
+    held = mine.acquire(of(the_keys), "run-a", "holder-a")
     for _ in range(6):  # 3 s: twice the lease
         time.sleep(0.5)
         assert mine.renew(held)
-    other = sets_of(s3_bucket, lease).acquire(the_keys, "run-b", "holder-b")
-    assert other.left_out == set(the_keys)
+    other = sets_of(s3_bucket, lease).acquire(of(the_keys), "run-b", "holder-b")
+    assert other.left_out == of(the_keys)
 
 
 def test_paid_but_not_stored_items_are_handed_over_at_the_end(s3_bucket: Any) -> None:
@@ -104,7 +109,7 @@ def test_paid_but_not_stored_items_are_handed_over_at_the_end(s3_bucket: Any) ->
 
     sets = sets_of(s3_bucket)
     stored, lost = keys(2)
-    held = sets.acquire([stored, lost], "run-a", "holder-a")
+    held = sets.acquire(of([stored, lost]), "run-a", "holder-a")
     expires = datetime.now(timezone.utc) + timedelta(hours=1)
     document = encode_step(GeneratedImages(urls=["https://x/1.png"], request_id="r-1"))
     held.note_commit(stored, document, expires)
@@ -124,7 +129,7 @@ def test_a_single_item_waits_for_another_runs_set_and_takes_what_it_stored(
     key = item_claim_key(req, "sync")
     assert key is not None
     sets = sets_of(s3_bucket)
-    other_run = sets.acquire([key], "another-run", "machine-b/x")
+    other_run = sets.acquire(of([key]), "another-run", "machine-b/x")
     # While the other run holds it, a short wait fails the item unpaid...
     monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "0.5")
     with pytest.raises(LockNotObtainedError, match="claim set"):
@@ -135,7 +140,10 @@ def test_a_single_item_waits_for_another_runs_set_and_takes_what_it_stored(
     monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "60")
     waiting: list[Any] = []
     single = threading.Thread(
-        target=lambda: waiting.append(asyncio.run(produce_all([req], s3_bucket, "sets/wait")))
+        target=lambda: waiting.append(
+            # refresh: not Prefect's cached record of the other run's task, the item itself
+            asyncio.run(produce_all([req], s3_bucket, "sets/wait", refresh=True))
+        )
     )
     single.start()
     try:
@@ -154,11 +162,12 @@ HOLDER = """
 import sys, time
 from prefect_aws import AwsClientParameters, AwsCredentials
 from prefect_haoee.tasks.claim_sets import ClaimSets
+from prefect_haoee.tasks.digest_set import DigestSet, digest
 endpoint, bucket, key = sys.argv[1:4]
 creds = AwsCredentials(aws_access_key_id="testing", aws_secret_access_key="testing",
     region_name="us-east-1", aws_client_parameters=AwsClientParameters(endpoint_url=endpoint))
 sets = ClaimSets(creds.get_s3_client(), bucket, ".haoee-claims", 2.0)
-held = sets.acquire([key], "crashed-run", "crashed-worker/1")
+held = sets.acquire(DigestSet([digest(key)]), "crashed-run", "crashed-worker/1")
 assert held.covers(key)
 print("held", flush=True)
 while sets.renew(held):  # a live holder renews its set until killed
@@ -195,3 +204,16 @@ def test_the_set_of_a_sigkilled_run_frees_its_items_within_a_lease(
     [done] = records(asyncio.run(produce_all([req], s3_bucket, "sets/kill")))
     assert done.cost_units == 1 and time.monotonic() - started < 30
     assert sim.stats()["billable_generations"] == 1
+
+
+def test_digest_sets_are_compact_sorted_and_read_back_anywhere() -> None:
+    given = keys(1000)
+    digests = of(given)
+    assert len(digests) == 1000 and all(digest(k) in digests for k in given)
+    assert digest("haoee-generate-not-there") not in digests and "a key" not in digests
+    raw = digests.to_bytes()
+    assert len(raw) == 8 * 1000 and DigestSet.from_bytes(raw) == digests
+    # big-endian on the wire: the first 8 bytes are the smallest digest
+    assert int.from_bytes(raw[:8], "big") == min(digests)
+    with pytest.raises(ValueError, match="whole number"):
+        DigestSet.from_bytes(raw[:-3])
