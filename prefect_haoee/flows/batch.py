@@ -96,7 +96,7 @@ class Batch:
     It pickles (Dask, processes).
     """
 
-    __slots__ = ("number", "items", "in_flight", "slots")
+    __slots__ = ("number", "items", "in_flight", "slots", "all_started")
 
     def __init__(
         self,
@@ -110,12 +110,16 @@ class Batch:
         self.in_flight = in_flight
         self.slots = slots
         """The campaign's global concurrency limit (each item holds a slot), or None."""
+        self.all_started: asyncio.Event | None = None
+        """Set once every item has started (the flow's loop opens the next batch then);
+        not pickled."""
 
     def __getstate__(self) -> tuple[int, list[tuple[int, WorkItem]], int, str | None]:
         return self.number, self.items, self.in_flight, self.slots
 
     def __setstate__(self, state: tuple[int, list[tuple[int, WorkItem]], int, str | None]) -> None:
         self.number, self.items, self.in_flight, self.slots = state
+        self.all_started = None
 
     @property
     def label(self) -> str:
@@ -244,9 +248,17 @@ async def produce_batch(
     # A fixed set of workers pulling from the batch: no pending coroutine per item.
     queue = iter(batch.items)
 
+    left = len(batch.items)
+
     async def worker() -> None:
+        nonlocal left
         for index, item in queue:
+            left -= 1
+            if not left and batch.all_started is not None:  # the last one: the next may open
+                batch.all_started.set()
             await one(index, item)
+        if batch.all_started is not None:
+            batch.all_started.set()
 
     # produce_item names the output bucket for the paid-step lock itself.
     async with AsyncExitStack() as stack:

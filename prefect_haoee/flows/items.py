@@ -177,8 +177,31 @@ async def _produce(
         for batch in queue:
             await one(batch)
 
+    async def chained() -> None:
+        """In the flow's loop: the next batch opens as soon as this one has *started*
+        all its items, not when it ends. Two batches opened together otherwise drain
+        their tails together and starve the shared flight of items, again and again."""
+        running: set[asyncio.Future[None]] = set()
+        for batch in queue:
+            batch.all_started = asyncio.Event()
+            ran = asyncio.ensure_future(one(batch))
+            running.add(ran)
+            ran.add_done_callback(running.discard)
+            started = asyncio.ensure_future(batch.all_started.wait())
+            await asyncio.wait({ran, started}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if ran.done() and ran.exception() is not None:
+                break
+        results = await asyncio.gather(*running, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
     async with shared_clients(), delivering(sink, asyncio.Semaphore(flight)):
-        await asyncio.gather(*(opener() for _ in range(open_batches)))
+        if in_loop:
+            await chained()
+        else:
+            await asyncio.gather(*(opener() for _ in range(open_batches)))
 
 
 async def _lost(batch: Batch, state: State[Any], sink: Sink) -> None:

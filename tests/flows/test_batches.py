@@ -120,6 +120,31 @@ def test_a_run_that_listed_s3_too_early_takes_the_items_stored_meanwhile(
     assert sim.stats()["billable_generations"] == 4
 
 
+def test_the_next_batch_opens_once_the_last_one_started_all_its_items(
+    prefect_server: str, sim: Any, s3_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2, 4 items in flight, 500 ms calls: batches 0 and 1 fill the flight at
+    once and batch 2 opens right away (its items wait for the flight), instead of when a
+    batch ends: two batches opened together drain their tails together otherwise."""
+    from prefect_haoee.simulator.config import SimulatorConfig
+    from prefect_haoee.simulator.server import run_simulator
+
+    monkeypatch.setenv("HAOEE_BATCH_SIZE", "2")
+    path = _campaign(tmp_path / "chain.yaml", s3_bucket.bucket_name, "chain", 6)
+    config = SimulatorConfig(api_keys=sim.config.api_keys, latency_ms=500, latency_sigma=0.0)
+    with run_simulator(config) as slow:
+        monkeypatch.setenv("HAOEE_BASE_URL", slow.base_url)
+        state = asyncio.run(run_campaign(str(path), bucket=s3_bucket, return_state=True))
+    assert state.result().done == 6
+    runs = {
+        r.name.split("-")[1]: r for r in asyncio.run(_task_runs(state.state_details.flow_run_id, 3))
+    }
+    first_end = min(runs[n].end_time for n in ("0", "1"))
+    assert runs["2"].start_time < first_end, {
+        n: (r.start_time, r.end_time) for n, r in runs.items()
+    }
+
+
 def test_a_batch_pickles_without_the_flows_loop() -> None:
     batch = Batch(3, [], in_flight=4, slots="haoee-x")
     copy = pickle.loads(pickle.dumps(batch))
