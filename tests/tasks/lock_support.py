@@ -111,3 +111,22 @@ def release_together(machines: list[Any]) -> list[tuple[str, str]]:
         machine.stdin.write("go\n")
         machine.stdin.flush()
     return [machine.communicate(timeout=500) for machine in machines]
+
+
+def start_holder(script: str, *args: str) -> subprocess.Popen[str]:
+    """A "machine" that takes a claim in ``script`` (Python source) and renews it until
+    killed; returns once it printed ``held``."""
+    import textwrap
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    if holder.stdout.readline().strip() != "held":
+        holder.kill()
+        holder.wait(timeout=30)
+        raise AssertionError("the holder did not take its claim")
+    return holder

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -27,6 +24,7 @@ from prefect_haoee.tasks.claims import S3Claims
 from prefect_haoee.tasks.digest_set import DigestSet, digest
 from prefect_haoee.tasks.errors import LockNotObtainedError
 from prefect_haoee.tasks.item_claims import item_claim_key
+from tests.tasks.lock_support import start_holder
 from tests.tasks.produce_support import produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
@@ -183,16 +181,10 @@ def test_the_set_of_a_sigkilled_run_frees_its_items_within_a_lease(
     req = sync_request(int(uuid.uuid4().int % 100000))
     key = item_claim_key(req, "sync")
     endpoint = s3_bucket.credentials.aws_client_parameters.endpoint_url
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOLDER), endpoint, s3_bucket.bucket_name, str(key)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_holder(HOLDER, endpoint, s3_bucket.bucket_name, str(key))
     monkeypatch.setenv("HAOEE_LOCK_LEASE_SECONDS", "2")
     monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "0.5")
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(LockNotObtainedError, match="claim set"):
             asyncio.run(produce_all([req], s3_bucket, "sets/kill")).pop().result()
     finally:

@@ -13,9 +13,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -30,7 +27,13 @@ from prefect_haoee.tasks.claims import S3Claims
 from prefect_haoee.tasks.errors import LockNotObtainedError
 from prefect_haoee.tasks.redis_lock import RedisLocks, redis_client
 from prefect_haoee.tasks.step_json import encode_step
-from tests.tasks.lock_support import machine_env, redis_server, release_together, start_machine
+from tests.tasks.lock_support import (
+    machine_env,
+    redis_server,
+    release_together,
+    start_holder,
+    start_machine,
+)
 from tests.tasks.produce_support import produce_all, records, sync_request
 
 pytestmark = pytest.mark.integration
@@ -158,15 +161,9 @@ def test_claim_of_a_sigkilled_holder_expires_and_the_rerun_proceeds(
     req = sync_request(int(uuid.uuid4().int % 100000))
     key = f"haoee-generate-{req.request_hash}"
     endpoint = s3_bucket.credentials.aws_client_parameters.endpoint_url
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOLDER), endpoint, s3_bucket.bucket_name, key],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_holder(HOLDER, endpoint, s3_bucket.bucket_name, key)
     monkeypatch.setenv("HAOEE_LOCK_LEASE_SECONDS", "2")
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         # While the holder lives (it would renew), a short wait fails the item unpaid...
         monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "0.5")
         with pytest.raises(LockNotObtainedError, match="another machine"):
