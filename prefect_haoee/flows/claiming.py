@@ -34,7 +34,7 @@ from prefect_haoee.tasks.claim_sets import ClaimSets, HeldSet
 from prefect_haoee.tasks.digest_set import DigestSet, digest
 from prefect_haoee.tasks.item_claims import item_claim_key
 from prefect_haoee.tasks.lock_settings import lock_settings
-from prefect_haoee.tasks.locks import file_locks, local_domain
+from prefect_haoee.tasks.locks import file_locks, local_domain, new_holder
 from prefect_haoee.tasks.s3_ledger import stored_record
 from prefect_haoee.tasks.storage import list_stems
 
@@ -57,10 +57,9 @@ async def claimed_items(
         for _, item in plan.iter_items(remaining)
         if item.cacheable and (key := item_claim_key(item.request, item.mode))
     )
-    domain = local_domain()
-    holder = f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
+    holder = new_holder()
     set_id = uuid.uuid4().hex
-    locks = file_locks(lock_settings().directory) if domain else None
+    locks = file_locks(lock_settings().directory) if local_domain() else None
     if locks is not None:  # while we hold it, our set is alive to this machine
         locks.acquire_lock(set_lock_name(set_id), holder, acquire_timeout=0)
     try:

@@ -181,19 +181,17 @@ async def _produce(
         """In the flow's loop: the next batch opens as soon as this one has *started*
         all its items, not when it ends. Two batches opened together otherwise drain
         their tails together and starve the shared flight of items, again and again."""
-        running: set[asyncio.Future[None]] = set()
+        opened: list[asyncio.Future[None]] = []  # at most MAX_BATCHES
         for batch in queue:
             batch.all_started = asyncio.Event()
             ran = asyncio.ensure_future(one(batch))
-            running.add(ran)
-            ran.add_done_callback(running.discard)
+            opened.append(ran)
             started = asyncio.ensure_future(batch.all_started.wait())
             await asyncio.wait({ran, started}, return_when=asyncio.FIRST_COMPLETED)
             started.cancel()
             if ran.done() and ran.exception() is not None:
                 break
-        results = await asyncio.gather(*running, return_exceptions=True)
-        for result in results:
+        for result in await asyncio.gather(*opened, return_exceptions=True):
             if isinstance(result, BaseException):
                 raise result
 

@@ -58,6 +58,11 @@ DONE_RETENTION = timedelta(minutes=10)
 MAX_REGISTER_BYTES = 4_000_000
 MAX_KEYS_BYTES = 8 * 2_000_000
 CAS_ATTEMPTS = 50
+KEYS_CACHE_ENTRIES = 256
+_KEYS: dict[str, DigestSet] = {}
+"""Keys objects read by this process, by object key: they never change once written, and
+every single item's check (a new ``ClaimSets`` each time) reads the same few."""
+_KEYS_MUTEX = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,6 @@ class ClaimSets:
         self.stale = stale
         """``stale(set_id) -> bool``: the set's holder, in our lock domain, has died."""
         self.singles = S3Claims(client, bucket, folder, lease_seconds, domain=domain)
-        self._keys: dict[str, DigestSet] = {}
-        self._mutex = threading.Lock()
 
     def _key(self, name: str) -> str:
         return f"{self.folder}/.sets/{name}" if self.folder else f".sets/{name}"
@@ -207,10 +210,11 @@ class ClaimSets:
     # ------------------------------------------------------------------ keys
 
     def keys_of(self, entry: dict[str, Any]) -> DigestSet:
-        """The digests a set holds (read once per keys object: they never change)."""
+        """The digests a set holds (read once per process and keys object)."""
         name = str(entry.get("keys", ""))
-        with self._mutex:
-            known = self._keys.get(name)
+        cache = f"{self.bucket}/{name}"
+        with _KEYS_MUTEX:
+            known = _KEYS.get(cache)
         if known is not None:
             return known
         try:
@@ -220,11 +224,13 @@ class ClaimSets:
             if not missing(exc):
                 raise
             raw = b""
-        if len(raw) > MAX_KEYS_BYTES or len(raw) % 8:
-            raise ValueError(f"claim-set keys {name!r} are damaged ({len(raw)} bytes)")
-        keys = DigestSet.from_bytes(raw)
-        with self._mutex:
-            self._keys[name] = keys
+        try:
+            if len(raw) > MAX_KEYS_BYTES:
+                raise ValueError(f"over {MAX_KEYS_BYTES} bytes")
+            keys = DigestSet.from_bytes(raw)
+        except ValueError as exc:
+            raise ValueError(f"claim-set keys {name!r} are damaged: {exc}") from None
+        _remember(cache, keys)
         return keys
 
     def _put_keys(self, set_id: str, digests: DigestSet) -> str:
@@ -235,8 +241,7 @@ class ClaimSets:
             Body=digests.to_bytes(),
             ContentType="application/octet-stream",
         )
-        with self._mutex:
-            self._keys[name] = digests
+        _remember(f"{self.bucket}/{name}", digests)
         return name
 
     def _claimed_singly(self) -> set[int]:
@@ -359,6 +364,13 @@ class ClaimSets:
 
         self._change(end)
         held.lost = True
+
+
+def _remember(cache: str, keys: DigestSet) -> None:
+    with _KEYS_MUTEX:
+        if len(_KEYS) >= KEYS_CACHE_ENTRIES:
+            _KEYS.clear()
+        _KEYS[cache] = keys
 
 
 def _number(value: Any, default: float) -> float:

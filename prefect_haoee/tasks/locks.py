@@ -194,6 +194,13 @@ def local_domain() -> str | None:
     return backend.domain() if isinstance(backend, FlockLockManager) else None
 
 
+def new_holder() -> str:
+    """A holder id for one lock or claim: ``<lock domain>/<random>`` (the domain tells a
+    stale claim of this machine's, see :meth:`FlockLockManager.domain`)."""
+    domain = local_domain()
+    return f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
+
+
 def _backend() -> LockManager:
     if _BACKEND is not None:
         return _BACKEND

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -52,7 +51,7 @@ from prefect_haoee.tasks.errors import (
     LockNotObtainedError,
 )
 from prefect_haoee.tasks.lock_settings import LockSettings, lock_settings
-from prefect_haoee.tasks.locks import LOCK_MANAGER, local_domain
+from prefect_haoee.tasks.locks import LOCK_MANAGER, local_domain, new_holder
 from prefect_haoee.tasks.redis_lock import RedisLocks, redis_client
 
 logger = logging.getLogger("prefect_haoee.tasks")
@@ -207,9 +206,9 @@ async def paid_lock(key: str, overwrite: bool = False) -> AsyncIterator[Lease]:
     wait = LOCK_MANAGER.fixed_wait if LOCK_MANAGER.fixed_wait is not None else settings.wait_seconds
     deadline = time.monotonic() + wait
     domain = local_domain()
-    holder = f"{domain}/{uuid.uuid4().hex}" if domain else uuid.uuid4().hex
+    holder = new_holder()
     held = held_set()
-    covered = held is not None and held.covers(key) and settings.backend in ("auto", "s3")
+    covered = held is not None and held.covers(key)
     leases = None if covered else _leases(settings, domain)
     if not await LOCK_MANAGER.aacquire_lock(key, holder=holder, acquire_timeout=wait):
         raise _not_obtained(key, wait, "another process on this machine")
