@@ -2,7 +2,7 @@
 blocks a worker uses, chosen by name.
 
 A worker's environment names its blocks (``HAOEE_CREDENTIALS_BLOCK``,
-``HAOEE_BUCKET_BLOCK``, ``HAOEE_RESULT_STORAGE_BLOCK``); a campaign file may name its own
+``HAOEE_BUCKET_BLOCK``); a campaign file may name its own
 (``credentials_block``, ``output.bucket_block``), and ``haoee run``/``haoee deploy`` take
 ``--credentials-block``/``--bucket-block``. A block named and not found is an error,
 never a silent fall-back to other credentials.
@@ -77,9 +77,6 @@ class BlockNames(BaseSettings):
     bucket_block: str | None = Field(
         default=None, description="S3Bucket block (credentials, endpoint) of the output bucket"
     )
-    result_storage_block: str | None = Field(
-        default=None, description="Storage block for committed paid steps (S3Bucket by default)"
-    )
 
 
 class BlockNotFoundError(ValueError):
@@ -129,13 +126,6 @@ def named_credentials(name: str | None = None) -> HaoeeCredentials | None:
 def named_bucket(name: str | None = None) -> S3Bucket | None:
     """The ``S3Bucket`` block ``name`` (else ``HAOEE_BUCKET_BLOCK``), or None."""
     return _named(S3Bucket, name or from_environment(BlockNames).bucket_block)
-
-
-def named_result_storage() -> Any | None:
-    """The ``HAOEE_RESULT_STORAGE_BLOCK`` block (``name`` of an S3Bucket, or
-    ``type-slug/name`` of any writable storage block), or None."""
-    name = from_environment(BlockNames).result_storage_block
-    return load_block(S3Bucket, name, "result storage") if name else None
 
 
 def resolve_settings(credentials: HaoeeCredentials | None) -> HaoeeSettings:

@@ -61,6 +61,11 @@ class ClientBase:
         # The key lives in the settings' SecretStr and inside this closure: never in vars().
         self._scrub: Scrubber = make_scrubber(self.settings.api_key.get_secret_value())
 
+    def scrub(self, text: str) -> str:
+        """``text`` without the key (whole or in part) or Authorization patterns: for
+        anything of the gateway's that is written somewhere (a committed answer)."""
+        return self._scrub(text)
+
     def _http_options(self) -> dict[str, Any]:
         """The gateway client's httpx options (key header, timeouts, pool limits)."""
         return {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 FRAGMENT = 8
 """The shortest run of the key's characters that is scrubbed."""
@@ -28,6 +29,29 @@ _AUTHORIZATION = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;}\]]+")
 
 Scrubber = Callable[[str], str]
+
+
+_SECRET_PARAMS = re.compile(r"(?i)(signature|token|sig|secret|password|credential|key)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo's password and with secret-looking query values
+    (``X-Amz-Signature``, ``token``, ``sig``...) masked: a URL fit for a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}" if ":" in user else f"{MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if _SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def scrub_patterns(text: str) -> str:

@@ -6,8 +6,8 @@ campaign's items run in batches (:func:`batch_size`: a task run per item up to 2
 then 50 per batch, at most 200 batches): one task run each, its items still concurrent.
 Each item keeps the retry rules it had as a task run (``tasks.retry_rules``:
 ``PAID_RETRIES``, their delays and jitter, retry only what a retry helps), applied per
-item here; its paid steps still commit on their own (``tasks.steps.persisted_step``, in
-the batch's run context, claiming in the batch's bucket), and S3 stays the final ledger.
+item here; its paid steps still go through the ledger in the batch's bucket
+(``tasks.ledger``), and S3 stays the final record of what is stored.
 Per-image facts go to the manifest, the table artifact and the events (``flows.observe``).
 """
 

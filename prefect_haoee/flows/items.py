@@ -42,15 +42,15 @@ from prefect_haoee.flows.batch import (
     delivering,
     produce_batch,
 )
-from prefect_haoee.flows.claiming import claimed_items
 from prefect_haoee.flows.destination import manifest_key
 from prefect_haoee.flows.limits import concurrency_limit_name, existing_limits, rate_limit_name
 from prefect_haoee.flows.manifest import read_manifest, record_from_entry
 from prefect_haoee.flows.prefect_internals import runs_in_flow_loop, unlinked_results, untagged
 from prefect_haoee.flows.result import ItemOutcome
 from prefect_haoee.tasks.clients import ClientSpec, shared_clients
-from prefect_haoee.tasks.s3_ledger import stored_record
+from prefect_haoee.tasks.ledger import check_ledger
 from prefect_haoee.tasks.storage import full_key, list_stems
+from prefect_haoee.tasks.stored import stored_record
 
 
 def batch_task(tags: list[str], tagged: bool) -> Task[..., Any]:
@@ -109,11 +109,11 @@ async def produce_items(
     ``2 x concurrency`` items in flight (one downloads or uploads while another waits for
     the gateway); each outcome goes to ``sink`` (plan index, outcome) as it comes.
 
-    The items are claimed first (``flows.claiming``: one claim set for the run), then S3
-    is listed again: an item another run stored meanwhile is taken from there."""
-    async with claimed_items(plan, remaining, s3, sink) as todo:
-        if todo:
-            await _produce(spec, plan, todo, sink, s3, credentials)
+    Each paid step goes through the ledger in ``s3`` (``tasks.ledger``); its settings are
+    checked here first, so a bad ``HAOEE_LOCK_*`` stops the run before any paid call."""
+    check_ledger()
+    if remaining:
+        await _produce(spec, plan, remaining, sink, s3, credentials)
 
 
 async def _produce(

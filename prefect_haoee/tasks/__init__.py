@@ -2,7 +2,6 @@
 
 from prefect_haoee.tasks.gateway import generate_image, submit_generation, wait_for_generation
 from prefect_haoee.tasks.item_runner import produce_item
-from prefect_haoee.tasks.locks import set_lock_manager
 from prefect_haoee.tasks.media import produce_media
 from prefect_haoee.tasks.produce import produce_image
 from prefect_haoee.tasks.records import ImageRecord, StoredObject, SubmittedGeneration
@@ -17,7 +16,6 @@ __all__ = [
     "produce_image",
     "produce_item",
     "produce_media",
-    "set_lock_manager",
     "submit_generation",
     "upload_image_to_s3",
     "wait_for_generation",

@@ -1,100 +1,104 @@
-"""Prefect tasks around the gateway's paid and free calls.
+"""Prefect tasks around the gateway's paid and free calls, for flows of one's own.
 
-``submit_generation`` and ``generate_image`` are the paid calls: cached by request hash under
-SERIALIZABLE isolation, so a rerun or a concurrent duplicate reads the committed answer
-instead of paying. ``wait_for_generation`` only polls (free).
+``submit_generation`` and ``generate_image`` are paid: each goes through the ledger of
+paid steps (:mod:`~prefect_haoee.tasks.ledger`), the same one ``produce_image`` and the
+campaigns use. Given ``bucket=`` (the ``S3Bucket`` the images go to) the ledger is in that
+bucket, so runs on several machines pay once; without one it is a directory on this
+machine (``HAOEE_LOCK_URL=redis://...`` shares one across machines with no bucket).
+A rerun or a concurrent duplicate reads the committed answer instead of paying.
+``wait_for_generation`` only polls (free).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-from prefect import Task
+from prefect.cache_policies import NO_CACHE
 
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
-from prefect_haoee.client import GeneratedImages, HaoeeClient
+from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, HaoeeClient
 from prefect_haoee.client.requests.base import VisualRequest
-from prefect_haoee.tasks.cache import (
-    RESULT_URL_EXPIRATION,
-    SUBMIT_EXPIRATION,
-    InputsPolicy,
-    serializable_policy,
-    step_key,
-)
 from prefect_haoee.tasks.gateway_calls import to_submitted
+from prefect_haoee.tasks.ledger import ledger_for, run_sync
+from prefect_haoee.tasks.ledger_entry import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.records import SubmittedGeneration
 from prefect_haoee.tasks.retry_rules import haoee_task
-from prefect_haoee.tasks.step_json import STEP_SERIALIZER
+from prefect_haoee.tasks.stored import paying_run
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class SubmittedTaskPolicy(InputsPolicy):
-    """Key of a poll result: request hash + gateway task id (a resubmission is a new key)."""
-
-    def key_of(self, inputs: dict[str, Any]) -> str | None:
-        submitted = inputs.get("submitted")
-        if not isinstance(submitted, SubmittedGeneration) or not submitted.deterministic:
-            return None
-        return step_key(f"wait-{submitted.task_id}", submitted.request_hash)
+T = TypeVar("T")
 
 
-def paid_step(step: str, expiration: timedelta) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """The ``@task`` of a paid fine-grained step: committed under ``haoee-<step>-<hash>``
-    with SERIALIZABLE isolation (a concurrent duplicate waits, then reads), few retries."""
-    return haoee_task(
-        f"haoee-{step}",
-        f"{step}-{{request.req_key}}",
-        paid=True,
-        tags=("haoee", "haoee-paid"),
-        cache_policy=serializable_policy(step),
-        cache_expiration=expiration,
-        persist_result=True,
-        result_serializer=STEP_SERIALIZER,
-    )
+def _through_ledger(
+    step: str,
+    request: VisualRequest,
+    bucket: Any | None,
+    expiration: timedelta,
+    credentials: HaoeeCredentials | None,
+    call: Callable[[AsyncHaoeeClient], Awaitable[T]],
+) -> T:
+    key = step_key(step, request.request_hash) if request.is_deterministic else None
+
+    async def main() -> T:
+        async with AsyncHaoeeClient(resolve_settings(credentials)) as client:
+
+            async def pay() -> T:
+                return await call(client)
+
+            ledger = ledger_for(bucket)
+            outcome = await ledger.step(
+                key, pay, expiration=expiration, payer=paying_run(), scrub=client.scrub
+            )
+            return outcome.value
+
+    return run_sync(main())
 
 
-@paid_step("submit", SUBMIT_EXPIRATION)
+@haoee_task("haoee-submit", "submit-{request.req_key}", paid=True, cache_policy=NO_CACHE)
 def submit_generation(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
     model_name: str | None = None,
+    bucket: Any | None = None,
 ) -> SubmittedGeneration:
     """Submit an async generation (paid). Its task id is committed as soon as it exists."""
-    with HaoeeClient(resolve_settings(credentials)) as client:
-        result = client.submit(request, model_name=model_name)
-    return to_submitted(request, result.task_id, result.request_id)
+
+    async def call(client: AsyncHaoeeClient) -> SubmittedGeneration:
+        result = await client.submit(request, model_name=model_name)
+        return to_submitted(request, result.task_id, result.request_id)
+
+    return _through_ledger("submit", request, bucket, SUBMIT_EXPIRATION, credentials, call)
 
 
-@paid_step("generate", RESULT_URL_EXPIRATION)
+@haoee_task("haoee-generate", "generate-{request.req_key}", paid=True, cache_policy=NO_CACHE)
 def generate_image(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
     model_name: str | None = None,
+    bucket: Any | None = None,
 ) -> GeneratedImages:
     """Generate synchronously with ``CVProcess`` (paid). URLs in the answer live ~24 h."""
-    with HaoeeClient(resolve_settings(credentials)) as client:
-        return client.generate(request, model_name=model_name)
+
+    async def call(client: AsyncHaoeeClient) -> GeneratedImages:
+        return await client.generate(request, model_name=model_name)
+
+    return _through_ledger("generate", request, bucket, RESULT_URL_EXPIRATION, credentials, call)
 
 
 @haoee_task(
     "haoee-wait",
     "wait-{submitted.req_key}-{submitted.task_id}",
     paid=False,
-    cache_policy=SubmittedTaskPolicy(),
-    cache_expiration=RESULT_URL_EXPIRATION,
-    persist_result=True,
-    result_serializer=STEP_SERIALIZER,
+    cache_policy=NO_CACHE,
 )
 def wait_for_generation(
     submitted: SubmittedGeneration,
     timeout: float = 600.0,
     credentials: HaoeeCredentials | None = None,
 ) -> GeneratedImages:
-    """Poll a submitted task until done (free). Raises on not_found/expired/deadline."""
+    """Poll a submitted task until done (free: a rerun polls the committed task again).
+    Raises on not_found/expired/deadline."""
     with HaoeeClient(resolve_settings(credentials)) as client:
         return client.wait(
             submitted.req_key, submitted.task_id, timeout=timeout, **submitted.poll_options()

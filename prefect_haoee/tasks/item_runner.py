@@ -2,20 +2,21 @@
 -> store``, written once for images, video and music of every gateway API.
 
 :func:`produce_item` is the plain coroutine behind the ``produce_image`` and
-``produce_media`` tasks; a flow may call it from inside any task run (it needs the run's
-result store only, for :func:`~prefect_haoee.tasks.steps.persisted_step`). Its rules:
+``produce_media`` tasks; a flow may call it from inside any task run, or outside one. Its
+rules:
 
 * S3 first: an object named by the request hash is the item, no gateway call;
-* each paid step commits on its own (:mod:`~prefect_haoee.tasks.gateway_calls` names the
-  steps), so a crash resumes by polling the committed task, never by paying again;
+* each paid step goes through the ledger (:mod:`~prefect_haoee.tasks.ledger`, in the output
+  bucket by default; :mod:`~prefect_haoee.tasks.gateway_calls` names the steps): another
+  run or machine paying for the same request is waited for and its answer taken, and a
+  crash resumes by polling the committed task, never by paying again;
 * output moderation (50511/50519) is met with a new deterministic seed, at most
   ``max_reseeds`` times; a task that ended failed is submitted once more (with a new
   seed where the model has one); a task the gateway forgot (older than 12 h) is
   resubmitted once - each of these once per item, never in a loop;
 * a stored answer whose file URLs died (403/404) is asked again once: polled (free) for
-  an async task, regenerated for a sync answer an earlier run committed;
-* a request another campaign run claimed (its claim set, ``tasks.claim_sets``) is waited
-  for, then taken from S3; it is paid here only if that run did not store it.
+  an async task, regenerated for a sync answer an earlier run committed (replacing that
+  entry's version only, so machines that meet the same dead URLs at once pay once).
 """
 
 from __future__ import annotations
@@ -39,14 +40,12 @@ from prefect_haoee.client.errors import (
     TaskNotFoundError,
 )
 from prefect_haoee.tasks import request_traits as traits
-from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
-from prefect_haoee.tasks.claim_scope import settled
 from prefect_haoee.tasks.clients import ClientSpec, item_client
 from prefect_haoee.tasks.gateway_calls import Answer, Handle, calls_for, handle_id, request_id
 from prefect_haoee.tasks.gateway_calls import sources as answer_sources
-from prefect_haoee.tasks.item_claims import answer_or_stored, item_claim_key
 from prefect_haoee.tasks.item_files import StoredFile, store_files
-from prefect_haoee.tasks.paid_lock import output_bucket
+from prefect_haoee.tasks.ledger import Ledger, ledger_for
+from prefect_haoee.tasks.ledger_entry import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.records import (
     META_PAID_BY,
     META_REQUEST_HASH,
@@ -54,8 +53,7 @@ from prefect_haoee.tasks.records import (
     StepTimings,
 )
 from prefect_haoee.tasks.request_traits import AnyRequest, ModeChoice
-from prefect_haoee.tasks.s3_ledger import paid_twice_with, paying_run, stored_record
-from prefect_haoee.tasks.steps import persisted_step
+from prefect_haoee.tasks.stored import paid_twice_with, paying_run, stored_record
 
 T = TypeVar("T", bound=Handle | Answer)
 PaidCall = Callable[[AsyncHaoeeClient, AnyRequest], Awaitable[T]]
@@ -80,9 +78,22 @@ class ItemRunner:
     """The paid and free steps of one item, with what they cost and how long they took."""
 
     def __init__(
-        self, client: AsyncHaoeeClient, request: AnyRequest, mode: Mode, wait_timeout: float
+        self,
+        client: AsyncHaoeeClient,
+        request: AnyRequest,
+        mode: Mode,
+        wait_timeout: float,
+        ledger: Ledger,
+        payer: str,
     ) -> None:
         self.client = client
+        self.ledger = ledger
+        self.payer = payer
+        self.versions: dict[str, str | None] = {}
+        """The ledger version of each step's answer (replaced when asked again)."""
+        self.paid_twice = False
+        self.paid_by: str | None = None
+        """The run that paid for the answer (this one, or the one the ledger names)."""
         self.calls = calls_for(request)
         self.original = self.request = request
         self.mode = mode
@@ -101,48 +112,50 @@ class ItemRunner:
         spent = getattr(self.timings, step) + time.perf_counter() - started
         self.timings = self.timings.model_copy(update={step: spent})
 
-    async def _paid(self, step: str, call: PaidCall[T], overwrite: bool) -> T:
-        """One paid call, committed under ``step`` (counted once the gateway accepted it:
-        a refusal is not billed)."""
+    async def _paid(self, step: str, call: PaidCall[T], again: bool) -> T:
+        """One paid call through the ledger under ``step`` (counted once the gateway
+        accepted it: a refusal is not billed). ``again`` pays anew for the answer this
+        item read or paid before (its version), never for one another holder has since."""
 
-        async def compute() -> T:
+        async def pay() -> T:
             answer = await call(self.client, self.request)
             self.paid += 1
             return answer
 
+        key = self._key(step)
         expiration = SUBMIT_EXPIRATION if step == self.calls.submit_step else RESULT_URL_EXPIRATION
-        found, reused = await persisted_step(
-            self._key(step), compute, expiration=expiration, serializable=True, overwrite=overwrite
+        replace = self.versions.get(key or "") if again else None
+        outcome = await self.ledger.step(
+            key,
+            pay,
+            expiration=expiration,
+            payer=self.payer,
+            replace=replace,
+            scrub=self.client.scrub,
         )
-        self.resumed = self.resumed or reused
-        self.gateway_request_id = request_id(found) or self.gateway_request_id
-        return found
+        self.versions[key or ""] = outcome.version
+        self.paid_twice = self.paid_twice or outcome.paid_twice
+        self.paid_by = outcome.paid_by or self.paid_by
+        self.resumed = self.resumed or outcome.reused
+        self.gateway_request_id = request_id(outcome.value) or self.gateway_request_id
+        return outcome.value
 
-    async def _generate(self, overwrite: bool = False) -> GeneratedImages:
+    async def _generate(self, again: bool = False) -> GeneratedImages:
         started = time.perf_counter()
-        images = await self._paid(self.calls.generate_step, self.calls.generate, overwrite)
+        images = await self._paid(self.calls.generate_step, self.calls.generate, again)
         self._took("generate_s", started)
         return images
 
-    async def _submit(self, overwrite: bool = False) -> Handle:
+    async def _submit(self, again: bool = False) -> Handle:
         started = time.perf_counter()
-        self.handle = await self._paid(self.calls.submit_step, self.calls.submit, overwrite)
+        self.handle = await self._paid(self.calls.submit_step, self.calls.submit, again)
         self._took("generate_s", started)
         return self.handle
 
-    async def _wait(self, handle: Handle, overwrite: bool = False) -> Answer:
-        async def poll() -> Answer:
-            return await self.calls.wait(self.client, handle, self.wait_timeout)
-
+    async def _wait(self, handle: Handle) -> Answer:
+        """Poll (free, so nothing is committed: a rerun polls the committed task again)."""
         started = time.perf_counter()
-        step = f"{self.calls.wait_step}-{handle_id(handle)}"
-        answer, _ = await persisted_step(
-            self._key(step),
-            poll,
-            expiration=RESULT_URL_EXPIRATION,
-            serializable=False,
-            overwrite=overwrite,
-        )
+        answer = await self.calls.wait(self.client, handle, self.wait_timeout)
         self._took("wait_s", started)
         return answer
 
@@ -152,18 +165,18 @@ class ItemRunner:
         ``refresh`` asks the gateway again instead of reading the committed answer (a sync
         one is paid again, a poll is free); ``resubmit`` pays a new submission."""
         if self.mode == "sync":
-            return await self._generate(overwrite=refresh)
+            return await self._generate(again=refresh)
         if refresh and self.handle is not None:
             handle = self.handle  # this run's submission: poll it again (free)
         else:
-            handle = await self._submit(overwrite=resubmit)
+            handle = await self._submit(again=resubmit)
         try:
-            return await self._wait(handle, overwrite=refresh)
+            return await self._wait(handle)
         except (TaskNotFoundError, TaskExpiredError):
             if self.resubmitted:
                 raise
             self.resubmitted = True  # the gateway forgot the task: once, and only once
-            return await self._wait(await self._submit(overwrite=True))
+            return await self._wait(await self._submit(again=True))
 
     async def generate(self, max_reseeds: int) -> Answer:
         """The paid answer, reseeding after output moderation at most ``max_reseeds`` times."""
@@ -235,7 +248,7 @@ class ItemRunner:
             "seed": self.request.seed_value,
             "mode": self.mode,
             "gateway-request-id": self.gateway_request_id,
-            META_PAID_BY: payer if self.paid else None,
+            META_PAID_BY: payer if self.paid else self.paid_by,
         }
 
     def record(self, bucket: str, files: list[StoredFile], payer: str) -> ImageRecord:
@@ -252,8 +265,10 @@ class ItemRunner:
             gateway_request_id=self.gateway_request_id,
             task_id=handle_id(self.handle) if self.handle is not None else None,
             cost_units=self.paid,
-            paid_by=payer if self.paid else None,
-            paid_twice_with=paid_twice_with(self.paid, payer, [f.found_payer for f in files]),
+            paid_by=payer if self.paid else self.paid_by,
+            paid_twice_with=paid_twice_with(
+                self.paid, payer, [f.found_payer for f in files], self.paid_twice
+            ),
             reseeds=self.reseeds,
             source="resumed" if self.resumed and self.paid == 0 else "generated",
             cache_hit=self.paid == 0,
@@ -292,20 +307,14 @@ async def produce_item(
         if found is not None:
             return found
     timeout = wait_timeout if wait_timeout is not None else WAIT_TIMEOUTS[traits.kind_of(request)]
+    ledger = ledger_for(bucket)
     http, own_client = await item_client(client, credentials, client_spec)
     payer = paying_run()
     try:
-        # Paid steps claim their request in this bucket whatever task run this is.
-        with output_bucket(bucket):
-            got = await answer_or_stored(
-                lambda: ItemRunner(http, request, chosen, timeout), bucket, stem, max_reseeds
-            )
-            if isinstance(got, ImageRecord):
-                return got
-            run, answer = got
-            place = Place(bucket, stem, metadata, payer, check_existing=skip_if_stored)
-            files = await run.store(answer, place)
-            settled(item_claim_key(request, chosen))
+        run = ItemRunner(http, request, chosen, timeout, ledger, payer)
+        answer = await run.generate(max_reseeds)
+        place = Place(bucket, stem, metadata, payer, check_existing=skip_if_stored)
+        files = await run.store(answer, place)
     finally:
         if own_client:
             await http.aclose()

@@ -1,9 +1,9 @@
 """Committed steps as a versioned JSON document, readable by later versions of the package.
 
-A paid step's answer (a task id, result URLs, a job handle) is committed to Prefect result
-storage. Pickle (Prefect's default) ties a record to the classes of the version that wrote
-it, and Prefect treats a record it cannot unpickle as missing: a worker on a newer version
-would pay again. Records of paid steps are therefore written as::
+A paid step's answer (a task id, result URLs, a job handle) is committed to the ledger of
+paid steps (:mod:`~prefect_haoee.tasks.ledger`). Pickle would tie an entry to the classes
+of the version that wrote it, and an entry a newer worker could not read would be paid
+again. Answers are therefore written as::
 
     {"format": "prefect-haoee/step", "version": 1, "type": "SubmittedGeneration",
      "value": {...the model's JSON fields...}}
@@ -13,10 +13,6 @@ class may move between modules); ``value`` is validated by that model on reading
 fields added later with defaults keep old records readable. A document that does not fit
 (another format, a newer version, an unknown type, invalid fields) raises
 :class:`~prefect_haoee.tasks.errors.UnreadableStepError`: never "not there".
-
-:class:`StepJSONSerializer` is the Prefect serializer that writes it (``type:
-"haoee-step-json"`` in the record's metadata); ``result_serializer=STEP_SERIALIZER`` on a
-task does the same for the fine-grained tasks.
 """
 
 from __future__ import annotations
@@ -24,8 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prefect.serializers import Serializer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from prefect_haoee.client.families.base import JobHandle, JobState
 from prefect_haoee.client.responses import GeneratedImages
@@ -90,18 +85,3 @@ def loads_step(blob: bytes, where: str = "committed step") -> Any:
     except (ValueError, UnicodeDecodeError):
         raise UnreadableStepError(f"{where}: not JSON") from None
     return decode_step(document, where)
-
-
-class StepJSONSerializer(Serializer):
-    """Prefect serializer of committed steps: the versioned document of :mod:`step_json`."""
-
-    type: str = Field(default="haoee-step-json", frozen=True)
-
-    def dumps(self, obj: Any) -> bytes:
-        return dumps_step(obj)
-
-    def loads(self, blob: bytes) -> Any:
-        return loads_step(blob)
-
-
-STEP_SERIALIZER = StepJSONSerializer()

@@ -106,9 +106,9 @@ def test_two_batched_runs_at_once_pay_each_image_once(
 def test_a_run_that_listed_s3_too_early_takes_the_items_stored_meanwhile(
     prefect_server: str, sim: Any, s3_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run B lists S3 before run A stores its items (here: B's plan sees nothing stored),
-    and claims them once A has ended: after claiming it lists S3 again and takes A's files,
-    never a committed step or a new payment."""
+    """Run B lists S3 before run A stores its items (here: B's plan sees nothing stored):
+    each of B's items reads A's answer from the ledger, pays nothing, and finds A's object
+    at upload (same sha256: nothing written twice)."""
     monkeypatch.setenv("HAOEE_BATCH_SIZE", "2")
     path = _campaign(tmp_path / "late.yaml", s3_bucket.bucket_name, "late", 4)
     first = asyncio.run(run_campaign(str(path), bucket=s3_bucket, return_state=True)).result()
@@ -116,7 +116,8 @@ def test_a_run_that_listed_s3_too_early_takes_the_items_stored_meanwhile(
     monkeypatch.setattr("prefect_haoee.flows.items.list_stems", lambda bucket, prefix: set())
     late = asyncio.run(run_campaign(str(path), bucket=s3_bucket, return_state=True)).result()
     assert late.done == 4 and late.paid_calls == 0
-    assert {r.source for r in late.records} == {"s3"}, [r.source for r in late.records]
+    assert {r.source for r in late.records} == {"resumed"}, [r.source for r in late.records]
+    assert sorted(r.sha256 for r in late.records) == sorted(r.sha256 for r in first.records)
     assert sim.stats()["billable_generations"] == 4
 
 

@@ -1,11 +1,13 @@
-"""Two machines, one bucket, no shared lock: a double payment is reported, not hidden (13.7).
+"""Two machines, one bucket: with no shared ledger a double payment is reported, not hidden
+(13.7); with the default ledger (in the bucket) every request is paid once, also for two
+campaigns with their own prefixes and for a run killed between its answers and uploads.
 
 Two ``haoee run --json`` processes run one 20-image campaign, each with its own
 ``PREFECT_HOME``, result storage, lock directory and API key (two machines), the same S3
-bucket and prefix, and one Prefect API. The gateway (a small server on 127.0.0.1, port 0,
+bucket, and one Prefect API. The gateway (a small server on 127.0.0.1, port 0,
 that bills every generation by request) holds its answers until the test lets them go:
-both runs plan before anything is stored, so both pay (``HAOEE_LOCK_URL=file``: the
-one-machine lock only, as without the cross-machine claims of issue 15).
+both runs plan before anything is stored, so both pay (``HAOEE_LOCK_URL=file``: a ledger
+on each machine, none shared).
 Then machine A is answered and finishes; then machine B. What this test holds: every
 image billed twice is reported as paid twice, by the run that stored second (its
 conditional upload found the other's object, whose metadata names the paying run), in its
@@ -19,6 +21,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import threading
 from collections import Counter
@@ -61,6 +65,10 @@ class HeldGateway(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), HeldHandler)
         self.gates = {KEY_A: threading.Event(), KEY_B: threading.Event()}
+        self.urls = False
+        """Answer with file URLs (served by ``do_GET`` once ``downloads`` is set) instead
+        of inline images."""
+        self.downloads = threading.Event()
         self.billed: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -68,6 +76,10 @@ class HeldGateway(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def _png(digest: str) -> bytes:
+    return png_bytes(8, 8, (int(digest[:2], 16), 90, 200))
 
 
 class HeldHandler(BaseHTTPRequestHandler):
@@ -91,10 +103,23 @@ class HeldHandler(BaseHTTPRequestHandler):
         gate.wait(timeout=600)
         with self.server.lock:
             self.server.billed[digest] += 1
-        shade = int(digest[:2], 16)
-        image = base64.b64encode(png_bytes(8, 8, (shade, 90, 200))).decode()
-        data = {"binary_data_base64": [image], "image_urls": []}
+        if self.server.urls:
+            data: dict[str, Any] = {"image_urls": [f"{self.server.url}/img/{digest}.png"]}
+        else:
+            image = base64.b64encode(_png(digest)).decode()
+            data = {"binary_data_base64": [image], "image_urls": []}
         self._answer(200, {"code": 10000, "data": data, "request_id": f"rid-{digest[:12]}"})
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/img/"):
+            return self._answer(404, {"code": 50404, "message": "not found"})
+        self.server.downloads.wait(timeout=600)
+        body = _png(self.path.rsplit("/", 1)[-1].split(".")[0])
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _answer(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -115,6 +140,7 @@ def gateway() -> Iterator[HeldGateway]:
     finally:
         for gate in server.gates.values():
             gate.set()
+        server.downloads.set()
         server.shutdown()
         server.server_close()
 
@@ -221,17 +247,40 @@ def test_two_machines_without_a_lock_report_every_double_payment(
     assert shown.count("PAID TWICE") == duplicates, shown[-3000:]
 
 
-def held_sets(s3: Any, bucket: str) -> int:
-    """Claim sets held now in the bucket's register(s) (``tasks.claim_sets``)."""
-    held = 0
+def ledger_states(s3: Any, bucket: str) -> Counter[str]:
+    """How many ledger entries in the bucket are held and done (``tasks.ledger_s3``)."""
+    states: Counter[str] = Counter()
     for key in list_keys(s3, bucket):
-        if key.endswith(".sets/register.json"):
-            held += sum(1 for s in read_json(s3, bucket, key)["sets"] if s["state"] == "held")
-    return held
+        if "/.haoee-ledger/" in f"/{key}":
+            states[read_json(s3, bucket, key).get("state", "?")] += 1
+    return states
+
+
+def logged(env: dict[str, str]) -> str:
+    """What a ``haoee run`` logged so far (its debug log, ``$PREFECT_HOME/haoee.log``)."""
+    path = Path(env["PREFECT_HOME"]) / "haoee.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+WAITING = "waiting for its answer"
+"""What an item logs when another run holds its paid step (``tasks.ledger``)."""
+
+
+def two_machines(
+    prefect_server: str, state_dir: Path, s3_server: str, gateway: HeldGateway, tmp_path: Path
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Machines A and B with the default ledger (in the output bucket)."""
+    base = subprocess_env(prefect_server, state_dir, gateway.url, s3_server)
+    # No kill here: a lease long enough that a loaded machine's renewals always land.
+    base["HAOEE_LOCK_LEASE_SECONDS"] = "60"
+    return (
+        {**machine_env(base, tmp_path / "machine-a", KEY_A), "HAOEE_LOCK_URL": "auto"},
+        {**machine_env(base, tmp_path / "machine-b", KEY_B), "HAOEE_LOCK_URL": "auto"},
+    )
 
 
 @pytest.mark.timeout(900)
-def test_two_machines_with_the_default_lock_pay_each_image_once(
+def test_two_machines_with_the_default_ledger_pay_each_image_once(
     prefect_server: str,
     state_dir: Path,
     s3_server: str,
@@ -239,35 +288,125 @@ def test_two_machines_with_the_default_lock_pay_each_image_once(
     tmp_path: Path,
     exposed: Any,
 ) -> None:
-    """The same two machines and campaign with the default lock (S3 claims): machine A
-    claims the run's items with one claim set; B, started while A's calls are held, finds
-    them claimed, waits for A and takes A's files: 20 payments for 20 images, none twice."""
-    bucket = BUCKET + "-sets"
+    """The same two machines and campaign with the default ledger: B, started while A's
+    calls are held, finds every paid step held by A, waits, and reads A's answers from the
+    ledger: 20 payments for 20 images, none twice, B's key never used."""
+    bucket = BUCKET + "-ledger"
     s3 = s3_client(s3_server)
     s3.create_bucket(Bucket=bucket)
     exposed.buckets.add(bucket)
     prompts = [prompt(f"p{i}", f"a paper kite number {i}") for i in range(IMAGES)]
-    doc = campaign_doc("claim-sets", bucket, prompts, concurrency=IMAGES, model=SYNC_MODEL)
-    path = write_yaml(tmp_path / "claim-sets.yaml", doc)
-    base = subprocess_env(prefect_server, state_dir, gateway.url, s3_server)
-    machine_a = {**machine_env(base, tmp_path / "machine-a", KEY_A), "HAOEE_LOCK_URL": "auto"}
-    machine_b = {**machine_env(base, tmp_path / "machine-b", KEY_B), "HAOEE_LOCK_URL": "auto"}
+    doc = campaign_doc("ledger", bucket, prompts, concurrency=IMAGES, model=SYNC_MODEL)
+    path = write_yaml(tmp_path / "ledger.yaml", doc)
+    machine_a, machine_b = two_machines(prefect_server, state_dir, s3_server, gateway, tmp_path)
     gateway.gates[KEY_B].set()  # B is answered at once, should it pay anything
     first = start(path, machine_a, "--json")
     wait_until(lambda: gateway.calls[KEY_A] >= IMAGES, timeout=300, what="A's calls in flight")
     second = start(path, machine_b, "--json")
-    wait_until(lambda: held_sets(s3, bucket) >= 2, timeout=300, what="B claiming after A")
+    wait_until(lambda: WAITING in logged(machine_b), timeout=300, what="B waiting for A")
     gateway.gates[KEY_A].set()
-    out_a, _ = finish(first, exposed, "sets-a")
-    out_b, _ = finish(second, exposed, "sets-b")
+    out_a, _ = finish(first, exposed, "ledger-a")
+    out_b, _ = finish(second, exposed, "ledger-b")
     billed = Counter(gateway.billed)
     result_a, result_b = json.loads(out_a), json.loads(out_b)
-    print(
-        f"\nclaim sets: billable {sum(billed.values())} for {IMAGES} images; "
-        f"calls A {gateway.calls[KEY_A]}, B {gateway.calls[KEY_B]}"
-    )
+    print(f"\nledger: billable {sum(billed.values())} for {IMAGES} images")
     assert sum(billed.values()) == IMAGES and len(billed) == IMAGES
-    assert gateway.calls[KEY_B] == 0  # B paid for nothing: it took A's files
+    assert gateway.calls[KEY_B] == 0, (gateway.calls, billed, result_b)  # B read A's answers
     assert result_a["done"] == result_b["done"] == IMAGES
     assert result_a["paid_twice"] == result_b["paid_twice"] == 0
-    assert held_sets(s3, bucket) == 0  # both runs ended their sets
+    assert ledger_states(s3, bucket) == {"done": IMAGES}
+
+
+@pytest.mark.timeout(900)
+def test_two_campaigns_with_their_own_prefixes_on_two_machines_pay_each_shared_request_once(
+    prefect_server: str,
+    state_dir: Path,
+    s3_server: str,
+    gateway: HeldGateway,
+    tmp_path: Path,
+    exposed: Any,
+) -> None:
+    """Issue 22's case: campaigns ``twin-a`` (p0..p14) and ``twin-b`` (p5..p19) share 10
+    requests (same prompts and seeds), write under their own prefixes, and run on two
+    machines with their own Prefect homes and result storage. Before the one ledger: 32
+    billable calls for 22 distinct requests (every shared one twice), reported as none."""
+    bucket = BUCKET + "-twins"
+    s3 = s3_client(s3_server)
+    s3.create_bucket(Bucket=bucket)
+    exposed.buckets.add(bucket)
+
+    def twin(name: str, ids: range) -> Path:
+        prompts = [{**prompt(f"p{i}", f"a paper crane number {i}"), "seed": 5000 + i} for i in ids]
+        doc = campaign_doc(name, bucket, prompts, concurrency=20, model=SYNC_MODEL)
+        return write_yaml(tmp_path / f"{name}.yaml", doc)
+
+    path_a, path_b = twin("twin-a", range(0, 15)), twin("twin-b", range(5, 20))
+    machine_a, machine_b = two_machines(prefect_server, state_dir, s3_server, gateway, tmp_path)
+    gateway.gates[KEY_B].set()  # B's own 5 requests are answered at once
+    first = start(path_a, machine_a, "--json")
+    wait_until(lambda: gateway.calls[KEY_A] >= 15, timeout=300, what="A's calls in flight")
+    second = start(path_b, machine_b, "--json")
+    wait_until(lambda: gateway.calls[KEY_B] >= 5, timeout=300, what="B's own requests paid")
+    wait_until(lambda: logged(machine_b).count(WAITING) >= 10, timeout=300, what="B waits")
+    gateway.gates[KEY_A].set()
+    out_a, _ = finish(first, exposed, "twin-a")
+    out_b, _ = finish(second, exposed, "twin-b")
+    billed = Counter(gateway.billed)
+    result_a, result_b = json.loads(out_a), json.loads(out_b)
+    print(f"\ntwins: billable {sum(billed.values())} for 20 distinct requests")
+    assert sum(billed.values()) == 20 and len(billed) == 20
+    assert gateway.calls[KEY_B] == 5
+    assert result_a["done"] == result_b["done"] == 15
+    assert result_a["paid_twice"] == result_b["paid_twice"] == 0
+    assert len([k for k in list_keys(s3, bucket, "twin-b/") if k.endswith(".png")]) == 15
+
+
+@pytest.mark.timeout(900)
+def test_a_run_killed_between_answers_and_uploads_resumes_on_another_machine_unpaid(
+    prefect_server: str,
+    state_dir: Path,
+    s3_server: str,
+    gateway: HeldGateway,
+    tmp_path: Path,
+    exposed: Any,
+) -> None:
+    """Machine A is answered (file URLs whose downloads hang), its ledger entries are done,
+    and A is SIGKILLed before any upload. Machine B (its own Prefect home and result
+    storage, the same bucket) reruns the campaign: it reads every answer from the ledger
+    and pays nothing."""
+    bucket = BUCKET + "-killed"
+    s3 = s3_client(s3_server)
+    s3.create_bucket(Bucket=bucket)
+    exposed.buckets.add(bucket)
+    count = 8
+    prompts = [prompt(f"p{i}", f"a paper lantern number {i}") for i in range(count)]
+    doc = campaign_doc("killed", bucket, prompts, concurrency=count, model=SYNC_MODEL)
+    path = write_yaml(tmp_path / "killed.yaml", doc)
+    machine_a, machine_b = two_machines(prefect_server, state_dir, s3_server, gateway, tmp_path)
+    gateway.urls = True
+    gateway.gates[KEY_A].set()
+    gateway.gates[KEY_B].set()
+    first = subprocess.Popen(
+        [HAOEE, "run", str(path), "--date", DAY.isoformat()],
+        env=machine_a,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(
+            lambda: ledger_states(s3, bucket)["done"] == count,
+            timeout=300,
+            what="A's answers in the ledger",
+        )
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    assert not [k for k in list_keys(s3, bucket) if k.endswith(".png")]  # nothing uploaded
+    paid = sum(gateway.billed.values())
+    assert paid == count
+    gateway.downloads.set()
+    out, _ = finish(start(path, machine_b, "--json"), exposed, "killed-rerun")
+    result = json.loads(out)
+    assert result["done"] == count and result["paid_calls"] == 0
+    assert sum(gateway.billed.values()) == paid and gateway.calls[KEY_B] == 0

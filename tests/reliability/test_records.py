@@ -1,9 +1,9 @@
-"""Committed paid steps: versioned JSON, an unreadable record stops the item, a lock not
-obtained stops the item (issue 13 items 3 and 4, issue 15 item 3).
+"""Committed paid steps: versioned JSON in the ledger, an unreadable answer stops the item,
+a step held past the wait stops the item (issue 13 items 3 and 4, issue 15 item 3).
 
-Before: records were pickled, ``_committed`` took any read error for "not there" (so a
-corrupt or foreign record was paid again), and ``persisted_step`` ignored the answer of
-``aacquire_lock`` (after the wait it paid without the lock).
+Before: records were pickled, a read error was taken for "not there" (so a corrupt or
+foreign record was paid again), and a lock not obtained was ignored (after the wait the
+step paid without it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from prefect_haoee.client import parse_request
 from prefect_haoee.client.requests.base import VisualRequest
 from prefect_haoee.tasks import produce_image
 from prefect_haoee.tasks.errors import LockNotObtainedError, UnreadableStepError
-from prefect_haoee.tasks.locks import FlockLockManager
+from prefect_haoee.tasks.ledger_local import LocalLocks
 from prefect_haoee.tasks.step_json import STEP_FORMAT, decode_step
 
 pytestmark = pytest.mark.integration
@@ -34,12 +34,13 @@ def request(model: str, tag: str) -> VisualRequest:
 
 @flow(name="rel-records", persist_result=True)
 async def produce_one(req: VisualRequest, bucket: Any, prefix: str) -> State[Any]:
-    task = produce_image.with_options(retries=0, refresh_cache=True)
+    task = produce_image.with_options(retries=0)
     return await task(req, bucket, prefix, return_state=True)  # type: ignore[call-overload,no-any-return]
 
 
-def record_path(state_dir: Path, step: str, req: VisualRequest) -> Path:
-    return state_dir / "results" / f"haoee-{step}-{req.request_hash}"
+def entry_key(step: str, req: VisualRequest) -> str:
+    """The ledger entry of a step in the output bucket (``tasks.ledger_s3``)."""
+    return f".haoee-ledger/haoee-{step}-{req.request_hash}.json"
 
 
 def drop_images(bucket: Any, prefix: str) -> None:
@@ -52,18 +53,21 @@ def drop_images(bucket: Any, prefix: str) -> None:
     ("model", "step"), [("high_aes_general_v20_L", "generate"), ("high_aes_general_v20", "submit")]
 )
 def test_committed_steps_are_versioned_json(
-    prefect_server: str, state_dir: Path, sim: Any, s3_bucket: Any, model: str, step: str
+    prefect_server: str, sim: Any, s3_bucket: Any, model: str, step: str
 ) -> None:
     req = request(model, f"json-{uuid.uuid4().hex[:6]}")
     assert asyncio.run(produce_one(req, s3_bucket, "rec/json")).is_completed()
-    raw = json.loads(record_path(state_dir, step, req).read_bytes())
-    assert raw["metadata"]["serializer"]["type"] == "haoee-step-json"
-    document = json.loads(raw["result"])
+    s3 = s3_bucket.credentials.get_s3_client()
+    entry = json.loads(
+        s3.get_object(Bucket=s3_bucket.bucket_name, Key=entry_key(step, req))["Body"].read()
+    )
+    assert entry["format"] == "prefect-haoee/ledger" and entry["state"] == "done"
+    document = entry["step"]
     assert document["format"] == STEP_FORMAT and document["version"] == 1
     assert document["type"] == ("GeneratedImages" if step == "generate" else "SubmittedGeneration")
     assert sim.stats()["billable_generations"] == 1
 
-    # Another machine (the image gone from S3) reads the JSON record: nothing paid again.
+    # Another run (the image gone from S3) reads the JSON entry: nothing paid again.
     drop_images(s3_bucket, "rec/json")
     state = asyncio.run(produce_one(req, s3_bucket, "rec/json"))
     assert state.result().cost_units == 0
@@ -112,66 +116,36 @@ def test_foreign_documents_are_errors(document: dict[str, Any]) -> None:
         decode_step(document)
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        b"\x00not json at all",
-        b'{"metadata": {"serializer": {"type": "haoee-step-json"}}, "result": "{\\"format\\": 1}"}',
-        b'{"metadata": {"serializer": {"type": "some-future-serializer"}}, "result": "x"}',
-    ],
-    ids=["garbage", "foreign-document", "unknown-serializer"],
-)
-def test_unreadable_committed_record_stops_the_item_and_pays_nothing(
-    prefect_server: str,
-    state_dir: Path,
-    sim: Any,
-    s3_bucket: Any,
-    damage: bytes,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # One machine (no claim in the bucket holding a second copy of the step).
-    monkeypatch.setenv("HAOEE_LOCK_URL", "file")
-    req = request("high_aes_general_v20_L", f"bad-{uuid.uuid4().hex[:6]}")
-    assert asyncio.run(produce_one(req, s3_bucket, "rec/bad")).is_completed()
-    assert sim.stats()["billable_generations"] == 1
-    drop_images(s3_bucket, "rec/bad")
-    record_path(state_dir, "generate", req).write_bytes(damage)
-
-    # The flow ends with the item's error (a failed item fails this one-item flow).
-    with pytest.raises(UnreadableStepError, match=f"haoee-generate-{req.request_hash}"):
-        asyncio.run(produce_one(req, s3_bucket, "rec/bad"))
-    assert sim.stats()["billable_generations"] == 1  # never a silent re-pay
-
-
 def test_lock_not_obtained_fails_the_item_without_paying(
     prefect_server: str, state_dir: Path, sim: Any, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     req = request("high_aes_general_v20_L", f"lock-{uuid.uuid4().hex[:6]}")
-    other_machine_process = FlockLockManager(state_dir / "locks")
+    other_process = LocalLocks(state_dir / "locks")
     key = f"haoee-generate-{req.request_hash}"
-    assert other_machine_process.acquire_lock(key, "someone-else")
+    assert other_process.try_lock(key)
     monkeypatch.setenv("HAOEE_LOCK_WAIT_SECONDS", "0.3")
     try:
         with pytest.raises(LockNotObtainedError, match="nothing was paid"):
             asyncio.run(produce_one(req, s3_bucket, "rec/lock"))
     finally:
-        other_machine_process.release_lock(key, "someone-else")
+        other_process.unlock(key)
     assert sim.stats()["billable_generations"] == 0
 
 
-def test_unreadable_step_left_with_a_claim_stops_the_item_and_pays_nothing(
+def test_an_unreadable_answer_in_the_ledger_stops_the_item_and_pays_nothing(
     prefect_server: str, sim: Any, s3_bucket: Any
 ) -> None:
-    """The copy another machine left with its S3 claim is read the same way."""
+    """An answer written by a newer prefect-haoee (a step format this one cannot read) is
+    never taken for "not there" and paid again."""
     req = request("high_aes_general_v20_L", f"claim-{uuid.uuid4().hex[:6]}")
     assert asyncio.run(produce_one(req, s3_bucket, "rec/claim")).is_completed()
     drop_images(s3_bucket, "rec/claim")
     s3 = s3_bucket.credentials.get_s3_client()
-    key = f".haoee-claims/haoee-generate-{req.request_hash}.json"
-    claim = json.loads(s3.get_object(Bucket=s3_bucket.bucket_name, Key=key)["Body"].read())
-    assert claim["state"] == "done" and claim["step"]["type"] == "GeneratedImages"
-    claim["step"]["version"] = 99  # written by a newer prefect-haoee
-    s3.put_object(Bucket=s3_bucket.bucket_name, Key=key, Body=json.dumps(claim).encode())
+    key = entry_key("generate", req)
+    entry = json.loads(s3.get_object(Bucket=s3_bucket.bucket_name, Key=key)["Body"].read())
+    assert entry["state"] == "done" and entry["step"]["type"] == "GeneratedImages"
+    entry["step"]["version"] = 99  # written by a newer prefect-haoee
+    s3.put_object(Bucket=s3_bucket.bucket_name, Key=key, Body=json.dumps(entry).encode())
     with pytest.raises(UnreadableStepError, match="version 99"):
         asyncio.run(produce_one(req, s3_bucket, "rec/claim"))
     assert sim.stats()["billable_generations"] == 1

@@ -1,9 +1,6 @@
-"""Unit tests of the task layer's pure parts: retry rules, cache keys, locks, reseeding."""
+"""Unit tests of the task layer's pure parts: retry rules, reseeding, modes."""
 
 from __future__ import annotations
-
-import asyncio
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -19,9 +16,7 @@ from prefect_haoee.client.errors import (
     TransportError,
     UnusableAnswerError,
 )
-from prefect_haoee.tasks.cache import RequestHashPolicy, step_key
-from prefect_haoee.tasks.locks import FlockLockManager
-from prefect_haoee.tasks.produce import ProducePolicy, reseed, resolve_mode
+from prefect_haoee.tasks.produce import reseed, resolve_mode
 from prefect_haoee.tasks.retry_rules import is_retryable
 from tests.tasks.produce_support import async_request, sync_request
 
@@ -74,30 +69,6 @@ def test_a_paid_call_the_client_gave_up_on_is_final_for_task_retries() -> None:
     assert not is_retryable(UnusableAnswerError("no image", request_id="r1"))
 
 
-def test_request_hash_policy_keys() -> None:
-    policy = RequestHashPolicy(step="submit")
-    request = async_request(1)
-    key = policy.compute_key(None, {"request": request, "credentials": object()}, {})  # type: ignore[arg-type]
-    assert key == step_key("submit", request.request_hash)
-    # credentials, clients and run ids never enter the key
-    assert key == policy.compute_key(None, {"request": request}, {})  # type: ignore[arg-type]
-    random_seed = async_request(1, seed=-1)
-    assert policy.compute_key(None, {"request": random_seed}, {}) is None  # type: ignore[arg-type]
-
-
-def test_produce_policy_depends_on_destination() -> None:
-    class Bucket:
-        def __init__(self, name: str) -> None:
-            self.bucket_name = name
-            self.bucket_folder = ""
-
-    policy = ProducePolicy()
-    r = sync_request(1)
-    a = policy.compute_key(None, {"request": r, "bucket": Bucket("a"), "prefix": "p"}, {})  # type: ignore[arg-type]
-    b = policy.compute_key(None, {"request": r, "bucket": Bucket("b"), "prefix": "p"}, {})  # type: ignore[arg-type]
-    assert a and b and a != b
-
-
 def test_reseed_is_deterministic_and_distinct() -> None:
     seeds = [reseed("abc", n) for n in range(1, 5)]
     assert seeds == [reseed("abc", n) for n in range(1, 5)]
@@ -109,32 +80,3 @@ def test_resolve_mode() -> None:
     assert resolve_mode(async_request(1), "auto") == "async"
     with pytest.raises(ValueError, match="does not support"):
         resolve_mode(async_request(1), "sync")
-
-
-def test_flock_manager_excludes_other_holders(tmp_path: Path) -> None:
-    locks = FlockLockManager(tmp_path)
-    assert locks.acquire_lock("k", "a")
-    assert locks.acquire_lock("k", "a")  # re-entrant for its holder
-    assert not locks.acquire_lock("k", "b", acquire_timeout=0.05)
-    assert locks.is_locked("k") and locks.is_lock_holder("k", "a")
-    locks.release_lock("k", "b")  # not the holder: no-op
-    assert locks.is_locked("k")
-    locks.release_lock("k", "a")
-    locks.release_lock("k", "a")  # releasing twice is a no-op
-    assert not locks.is_locked("k")
-    assert locks.acquire_lock("k", "b", acquire_timeout=0.05)
-
-
-def test_flock_manager_sees_locks_of_other_managers(tmp_path: Path) -> None:
-    one, two = FlockLockManager(tmp_path), FlockLockManager(tmp_path)
-    assert one.acquire_lock("k", "a")
-    assert two.is_locked("k")
-    assert not two.acquire_lock("k", "b", acquire_timeout=0.05)
-
-    async def wait_then_take() -> bool:
-        waiter = asyncio.ensure_future(two.aacquire_lock("k", "b", acquire_timeout=5))
-        await asyncio.sleep(0)
-        one.release_lock("k", "a")
-        return await waiter
-
-    assert asyncio.run(wait_then_take())

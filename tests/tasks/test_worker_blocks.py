@@ -88,22 +88,6 @@ def test_worker_environment_names_blocks(
         resolve_settings(None)
 
 
-def test_result_storage_block_receives_committed_steps(
-    prefect_server: str, sim: Any, s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.tasks.produce_support import produce_all, records, sync_request
-
-    client = s3_bucket.credentials.get_s3_client()
-    name = f"steps-{uuid.uuid4().hex[:10]}"
-    client.create_bucket(Bucket=name)
-    S3Bucket(bucket_name=name, credentials=s3_bucket.credentials).save(name, overwrite=True)
-    monkeypatch.setenv("HAOEE_RESULT_STORAGE_BLOCK", name)
-    done = records(asyncio.run(produce_all([sync_request(31337)], s3_bucket, "rs")))
-    assert done[0].cost_units == 1
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=name).get("Contents", [])]
-    assert any(k.startswith("haoee-generate-") for k in keys), keys
-
-
 def test_block_names_in_campaign_files_are_checked() -> None:
     with pytest.raises(ValueError, match="bucket_block"):
         OutputSpec(bucket="b-ok", bucket_block="Not A Name/../x")

@@ -1,4 +1,4 @@
-"""S3 as the final ledger: the record of an item whose object is already stored.
+"""What S3 already holds: the record of an item whose object is stored, and who paid.
 
 Objects carry their identity in S3 user metadata (request hash, sha256, seed, format,
 size, duration), so an item found in S3 needs no gateway call and no download.
@@ -28,13 +28,18 @@ def paying_run() -> str:
     return "unknown"
 
 
-def paid_twice_with(paid: int, payer: str, found: list[str | None]) -> str | None:
+def paid_twice_with(
+    paid: int, payer: str, found: list[str | None], lease_lost: bool = False
+) -> str | None:
     """The other payer when this run paid (``paid > 0``) for an object another run had
-    already stored at upload time; None otherwise."""
+    already stored at upload time (``found``: the payers S3 named), or ``"unknown"`` when
+    the ledger lost our lease while we paid (another holder may have paid too)."""
     if paid <= 0:
         return None
     others = [f for f in found if f is not None and f != payer]
-    return others[0] if others else None
+    if others:
+        return others[0]
+    return "unknown" if lease_lost else None
 
 
 def record_from_head(
