@@ -113,9 +113,8 @@ def test_an_expired_answer_is_taken_again(leased: Any) -> None:
     k = key()
     assert store.take(k, "a", None).state == "held"
     assert store.finish(k, "a", STEP, datetime.now(timezone.utc) + timedelta(seconds=1), "r")
-    time.sleep(
-        2.2
-    )  # the answer's own expiry (S3's clock has whole seconds) (its file URLs' lifetime), not a wait
+    # The answer's own expiry (its file URLs' lifetime; S3's clock has whole seconds).
+    time.sleep(2.2)
     assert store.take(k, "b", None).state == "held"
 
 
