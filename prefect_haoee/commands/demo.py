@@ -11,7 +11,8 @@ before Prefect loads its settings: ``PREFECT_HOME`` (its database, profiles), th
 storage (committed paid steps) and the lock files. A demo never reads what an earlier one
 left (its simulator is gone), and leaves nothing behind. Prefect: ``PREFECT_API_URL``
 from the environment, else a local server (``haoee server start``), else a temporary one;
-``--keep`` starts a server with its UI when none runs, and keeps it up until Ctrl-C.
+``--keep`` starts a server with its UI when none runs, and keeps it up until Ctrl-C (or
+SIGTERM, see ``stopping``).
 """
 
 from __future__ import annotations
@@ -221,12 +222,12 @@ def _epilogue(
 
 
 def _wait_for_ctrl_c(parts: LocalParts, ui_url: str | None) -> None:
-    console.print(
-        f"\n--keep: simulator {parts.simulator_url}, S3 {parts.s3_url}"
-        + (f", Prefect UI {ui_url}" if ui_url else "")
-        + " stay up. Ctrl-C to stop."
-    )
-    try:
+    try:  # from the line on: a stop signal right after it is the awaited Ctrl-C, too
+        console.print(
+            f"\n--keep: simulator {parts.simulator_url}, S3 {parts.s3_url}"
+            + (f", Prefect UI {ui_url}" if ui_url else "")
+            + " stay up. Ctrl-C to stop."
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         console.print("stopping")
