@@ -155,6 +155,9 @@ class ServerProcess:
         env["PREFECT_SERVER_UI_API_URL"] = self.api_url  # the UI calls this server's API
         if self.temporary:
             env["PREFECT__SERVER_EPHEMERAL"] = "1"
+        # No usage data sent from the servers we start (nor, as the SDK asks its server,
+        # from this process) unless the user set it: `haoee demo` promises no network.
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         return env
 
     def _spawn(self) -> subprocess.Popen[bytes]:

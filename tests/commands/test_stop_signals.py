@@ -160,6 +160,7 @@ def test_run_stops_its_temporary_server_during_start_up(
         pid, _ = server_of(command)
         server_env = environment_of(pid)
         assert server_env[MARK] == command.mark
+        assert server_env.get("PREFECT_SERVER_ANALYTICS_ENABLED") == "false"
         send(command, how, signum)
         assert_nothing_left(command)
         code = command.wait(timeout=STOPPED_WITHIN_S)

@@ -65,6 +65,7 @@ def test_demo_twice_in_one_prefect_home(prefect_server: str, tmp_path: Path) -> 
         text = " ".join(done.stdout.split())
         assert done.returncode == 0, (attempt, done.stdout[-3000:], done.stderr[-3000:])
         assert "7/7 image(s)" in text and "0 paid twice" in text, text[-2000:]
+        assert "aws --endpoint-url" not in text  # its S3 server stopped with it
     assert not (tmp_path / "prefect-home" / "storage").exists()  # nothing left in the home
 
 
@@ -95,6 +96,8 @@ def test_demo_keep_serves_a_ui_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         endpoint = re.search(r"S3 (http://127\.0\.0\.1:\d+)", text)
         manifest_key = re.search(r"Manifest: s3://haoee-demo/(\S+)", text)
         assert endpoint and manifest_key, text
+        source = f"s3://haoee-demo/{manifest_key.group(1)}"
+        assert f"aws --endpoint-url {endpoint.group(1)} s3 cp {source} -" in text  # S3 is up
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint.group(1),
