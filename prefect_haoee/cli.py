@@ -301,12 +301,13 @@ def serve(
     """Serve every campaign file in DIR as a deployment from this process (until Ctrl-C).
 
     Schedules come from each file's optional `schedule:` block (cron + timezone, or
-    interval_seconds); runs of one campaign never overlap. Needs PREFECT_API_URL pointing
-    at a running Prefect server. Exit 2 if a campaign file is invalid (nothing served).
+    interval_seconds); runs of one campaign never overlap. Prefect: PREFECT_API_URL, else
+    a local server (`haoee server start`), else a temporary one that stops with it.
+    Exit 2 if a campaign file is invalid (nothing served), 3 if Prefect is unreachable.
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(deploy_cmds.serve(directory, limit))
+    raise typer.Exit(_guarded(lambda: deploy_cmds.serve(directory, limit)))
 
 
 @app.command()

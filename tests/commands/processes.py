@@ -14,7 +14,9 @@ import contextlib
 import os
 import select
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Literal
 
 MARK = "HAOEE_TEST_PROCESS_MARK"
+STOPPED_WITHIN_S = 5.0
+"""No process of a stopped command may be alive this long after the signal."""
 SCRIPT = '"$@" & echo "pid $!"; wait "$!"'
 
 
@@ -155,3 +159,31 @@ def started(
         yield handle
     finally:
         handle.kill_all()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No PREFECT_*, HAOEE_*, AWS_* of the caller (analytics included: the command must
+    turn it off by itself), a Prefect home and a local-server port of the test's own."""
+    drop = ("HAOEE_", "AWS_", "PREFECT")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
+    env.update(
+        {
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_SERVER_API_PORT": str(free_port()),
+            "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
+            "COLUMNS": "160",
+            **extra,
+        }
+    )
+    return env
+
+
+def haoee(*args: str) -> list[str]:
+    return [sys.executable, "-m", "prefect_haoee", *args]

@@ -10,9 +10,7 @@ server (uvicorn), anything they started.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -20,12 +18,11 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.commands.processes import MARK, Started, started
+from tests.commands.processes import MARK, STOPPED_WITHIN_S, Started, clean_env, haoee, started
 from tests.support import SIM_KEY
 
 pytestmark = pytest.mark.integration
 
-STOPPED_WITHIN_S = 5.0
 STARTUP_S = 420  # a demo on a loaded 2-core machine
 SERVER_SPAWN_S = 120
 
@@ -38,34 +35,6 @@ prompts:
 output:
   bucket: {bucket}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """No PREFECT_*, HAOEE_*, AWS_* of the caller (analytics included: the command must
-    turn it off by itself), a Prefect home and a local-server port of the test's own."""
-    drop = ("HAOEE_", "AWS_", "PREFECT")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
-    env.update(
-        {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_API_PORT": str(free_port()),
-            "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
-            "COLUMNS": "160",
-            **extra,
-        }
-    )
-    return env
-
-
-def haoee(*args: str) -> list[str]:
-    return [sys.executable, "-m", "prefect_haoee", *args]
 
 
 def send(command: Started, how: str, signum: int) -> None:
