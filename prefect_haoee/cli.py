@@ -7,6 +7,7 @@ called), 3 Prefect, S3 or the gateway could not be reached (nothing was paid).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import date
@@ -52,11 +53,23 @@ def _verbose(value: bool) -> None:
 
 
 def _guarded(command: Callable[[], int]) -> int:
-    """Run a command; an unexpected error is one line (traceback in the debug log)."""
+    """Run a command; an unexpected error is one line (traceback in the debug log).
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does (see ``commands.stopping``): the servers it
+    started stop with it, and the exit code is the shell's 128 + the signal's number."""
+    from prefect_haoee.commands.stopping import exit_code, stop_signals
+
     try:
-        return command()
-    except (typer.Exit, KeyboardInterrupt):
+        with stop_signals():
+            return command()
+    except typer.Exit:
         raise
+    except KeyboardInterrupt as exc:
+        from prefect_haoee.commands.render import errors
+
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            errors.print(f"stopped ({str(exc) or 'Ctrl-C'})", highlight=False)
+        return exit_code(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback on the console
         from prefect_haoee.commands import logs
         from prefect_haoee.commands.render import errors, say_error
@@ -288,12 +301,13 @@ def serve(
     """Serve every campaign file in DIR as a deployment from this process (until Ctrl-C).
 
     Schedules come from each file's optional `schedule:` block (cron + timezone, or
-    interval_seconds); runs of one campaign never overlap. Needs PREFECT_API_URL pointing
-    at a running Prefect server. Exit 2 if a campaign file is invalid (nothing served).
+    interval_seconds); runs of one campaign never overlap. Prefect: PREFECT_API_URL, else
+    a local server (`haoee server start`), else a temporary one that stops with it.
+    Exit 2 if a campaign file is invalid (nothing served), 3 if Prefect is unreachable.
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(deploy_cmds.serve(directory, limit))
+    raise typer.Exit(_guarded(lambda: deploy_cmds.serve(directory, limit)))
 
 
 @app.command()

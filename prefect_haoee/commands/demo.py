@@ -11,7 +11,9 @@ before Prefect loads its settings: ``PREFECT_HOME`` (its database, profiles), th
 storage (committed paid steps) and the lock files. A demo never reads what an earlier one
 left (its simulator is gone), and leaves nothing behind. Prefect: ``PREFECT_API_URL``
 from the environment, else a local server (``haoee server start``), else a temporary one;
-``--keep`` starts a server with its UI when none runs, and keeps it up until Ctrl-C.
+``--keep`` starts a server with its UI when none runs, and keeps it up until Ctrl-C (or
+SIGTERM, see ``stopping``); the `aws s3 cp` line it prints only then, as only then does
+the S3 server stay up to answer it.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def _demo(keep: bool, state_dir: Path, started: float) -> int:
         except Unreachable as exc:
             return report_unreachable(exc, as_json=False)
         code, run_id = execute(campaign, plan, run_date, as_json=False)
-        _epilogue(campaign.output.bucket, parts, api, run_id, campaign.name, run_date)
+        _epilogue(campaign.output.bucket, parts, api, run_id, campaign.name, run_date, keep)
         console.print(f"demo finished in {time.perf_counter() - started:.1f}s (exit {code})")
         if keep:
             _wait_for_ctrl_c(parts, api.ui_url)
@@ -190,7 +192,13 @@ def flow_run_link(api: Any, run_id: str) -> str | None:
 
 
 def _epilogue(
-    bucket: str, parts: LocalParts, api: Any, run_id: str | None, name: str, day: date
+    bucket: str,
+    parts: LocalParts,
+    api: Any,
+    run_id: str | None,
+    name: str,
+    day: date,
+    keep: bool,
 ) -> None:
     from prefect_haoee.flows.destination import manifest_key
 
@@ -206,9 +214,10 @@ def _epilogue(
     prefix = f"campaigns/{name}/{day.isoformat()}"
     console.print(f"\nImages: s3://{bucket}/{prefix}/  (endpoint {parts.s3_url})")
     console.print(f"Manifest: s3://{bucket}/{manifest_key(prefix)}")
-    console.print(
-        f"  aws --endpoint-url {parts.s3_url} s3 cp s3://{bucket}/{manifest_key(prefix)} -"
-    )
+    if keep:  # without --keep the S3 server stops with the demo: nothing to copy from
+        console.print(
+            f"  aws --endpoint-url {parts.s3_url} s3 cp s3://{bucket}/{manifest_key(prefix)} -"
+        )
     link = flow_run_link(api, run_id) if run_id else None
     if link:
         console.print(f"Prefect UI: {link}  (artifacts tab: table and gallery)")
@@ -221,12 +230,12 @@ def _epilogue(
 
 
 def _wait_for_ctrl_c(parts: LocalParts, ui_url: str | None) -> None:
-    console.print(
-        f"\n--keep: simulator {parts.simulator_url}, S3 {parts.s3_url}"
-        + (f", Prefect UI {ui_url}" if ui_url else "")
-        + " stay up. Ctrl-C to stop."
-    )
-    try:
+    try:  # from the line on: a stop signal right after it is the awaited Ctrl-C, too
+        console.print(
+            f"\n--keep: simulator {parts.simulator_url}, S3 {parts.s3_url}"
+            + (f", Prefect UI {ui_url}" if ui_url else "")
+            + " stay up. Ctrl-C to stop."
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         console.print("stopping")

@@ -18,8 +18,12 @@ one deployment of the ``haoee-campaign`` flow named after the campaign, with:
 splits its items into N flow runs of a second deployment per campaign,
 ``haoee-campaign-shard/{campaign}`` (see ``flows.shards``).
 
-``serve`` runs them all from this process (``prefect.serve``); ``deploy`` registers them on a
-work pool for workers elsewhere. A worker reads the campaign file at the path in the
+``serve`` runs them all from this process (``prefect.serve``) on the Prefect API ``haoee run``
+uses: PREFECT_API_URL, else the running local server (``haoee server start``), else a
+temporary one it starts and stops (in its own process group, so a terminal's Ctrl-C stops
+the runner first and the server after it: no websocket torn down under the runner).
+``deploy`` registers them on a work pool for workers elsewhere (PREFECT_API_URL only:
+workers must reach the same server). A worker reads the campaign file at the path in the
 deployment's parameters, so DIR must exist at that path on the workers: the same absolute
 path by default, or ``worker_dir`` (``--worker-dir``) when it is checked out elsewhere there.
 
@@ -36,11 +40,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from prefect_haoee.campaigns import Campaign, CampaignError
+from prefect_haoee.commands import logs
 from prefect_haoee.commands.campaign_files import CampaignFile, CampaignScan, scan_campaigns
 from prefect_haoee.commands.deployments import (
     SERVED,
@@ -97,30 +103,55 @@ def _table(title: str, rows: Sequence[tuple[CampaignFile, str]]) -> Any:
 
 
 def serve(directory: Path, limit: int | None = None) -> int:
-    """Serve every campaign of ``directory`` from this process until Ctrl-C."""
+    """Serve every campaign of ``directory`` from this process until Ctrl-C (or SIGTERM).
+
+    The Prefect API is the one ``haoee run`` uses (``prefect_server.connect``):
+    PREFECT_API_URL, else the running local server (``haoee server start``), else a
+    temporary one that stops with this command."""
     scan = _scan_or_report(directory)
     if scan is None:
         return EXIT_INVALID
-    from prefect import serve as prefect_serve
+    from prefect_haoee.commands.campaign_cmds import report_unreachable
+    from prefect_haoee.commands.prefect_server import PrefectUnreachable, connect
+
+    with ExitStack() as stack:
+        try:
+            api = connect(stack, _note, log=logs.server_log_path())
+        except PrefectUnreachable as exc:
+            return report_unreachable(exc, as_json=False)
+        if api.how == "temporary server":
+            _note(
+                "note: no Prefect server is running, so the deployments live in this"
+                " temporary one, which stops with this command (no UI). `haoee server"
+                " start` keeps one running, with its UI."
+            )
+        else:
+            _note(f"Prefect API {api.api_url} ({api.how})")
+        return _serve(scan, limit)
+
+
+def _note(text: str) -> None:
+    errors.print(text, highlight=False, soft_wrap=True)
+
+
+def _serve(scan: CampaignScan, limit: int | None) -> int:
+    """``prefect.aserve`` in a loop of our own: its "being served" line comes from inside
+    the running loop, so a Ctrl-C right after it cancels the runner (which pauses its
+    schedules and stops) instead of cutting the loop's creation short with a traceback."""
+    from prefect import aserve
 
     paths = [worker_path(None, item.path) for item in scan.found]
     deployments = deployments_for(scan.found, paths, SERVED)
-    if _api_url() is None:
-        errors.print(
-            "note: PREFECT_API_URL is not set, so the deployments live in a temporary local"
-            " Prefect server that stops with this command (no UI). Start `prefect server"
-            " start` and set PREFECT_API_URL to keep them.",
-            highlight=False,
-        )
     rows = list(zip(scan.found, paths, strict=True))
     console.print(_table(f"Serving {len(rows)} campaign(s), one run at a time each", rows))
     try:
-        prefect_serve(*deployments, limit=limit, print_starting_message=True)
-    except KeyboardInterrupt:
-        return EXIT_OK
+        asyncio.run(aserve(*deployments, limit=limit, print_starting_message=True))
+    except KeyboardInterrupt:  # Prefect's runner stops on its own; one more is not a crash
+        pass
     except Exception as exc:  # noqa: BLE001 - any API/runner failure ends the command
         say_error(("serve failed:", "bold red"), f" {type(exc).__name__}: {exc}")
         return EXIT_FAILED
+    console.print("stopped serving", highlight=False)
     return EXIT_OK
 
 

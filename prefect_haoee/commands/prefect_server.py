@@ -28,11 +28,17 @@ from typing import IO
 
 import httpx
 
+from prefect_haoee.commands import children
+
 EXIT_UNREACHABLE = 3
 """Exit code of a command that could not reach Prefect, S3 or the gateway."""
 
 DEFAULT_STARTUP_TIMEOUT_S = 180
 PROBE_TIMEOUT_S = 10.0
+GRACEFUL_SHUTDOWN_S = 3
+"""Uvicorn's wait for open requests once asked to stop (its default: for ever)."""
+STOP_TIMEOUT_S = 10.0
+"""SIGKILL to a server still up this long after SIGTERM (SQLite in WAL mode survives it)."""
 SKIP_WAIT_HINT = (
     "`haoee server start` once (or PREFECT_API_URL pointing at a running server) skips this wait"
 )
@@ -149,6 +155,9 @@ class ServerProcess:
         env["PREFECT_SERVER_UI_API_URL"] = self.api_url  # the UI calls this server's API
         if self.temporary:
             env["PREFECT__SERVER_EPHEMERAL"] = "1"
+        # No usage data sent from the servers we start (nor, as the SDK asks its server,
+        # from this process) unless the user set it: `haoee demo` promises no network.
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         return env
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -172,22 +181,28 @@ class ServerProcess:
             "warning",
             "--lifespan",
             "on",
+            "--timeout-graceful-shutdown",
+            str(GRACEFUL_SHUTDOWN_S),
         ]
-        return subprocess.Popen(
-            command,
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            start_new_session=self.detached,
+        return children.spawn(
+            command, env=self._environment(), output=self._out, detached=self.detached
         )
 
     def start(self, timeout: float) -> None:
         """Start and wait (up to ``timeout`` s) until the API answers; PrefectUnreachable
         with the end of the server's log if it does not."""
+        try:
+            self._start(timeout)
+        except BaseException:  # Ctrl-C or SIGTERM while waiting too: no server left behind
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for _ in range(3):  # a port taken between free_port() and the bind: another one
-            if self.port is None or (self.process is not None and not self.fixed_port):
+        for attempt in range(3):  # a port taken between free_port() and the bind: another one
+            if attempt:
+                self.stop()  # the one that exited
+            if self.port is None or attempt:
                 self.port = free_port()
             self.process = self._spawn()
             while time.monotonic() < deadline:
@@ -211,16 +226,11 @@ class ServerProcess:
             self.address, f"the Prefect server exited: {self.log_tail(3) or 'no output'}"
         )
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Terminate and wait for the process (``timeout`` s, then kill)."""
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop the server's process group (SIGTERM, SIGKILL after ``timeout`` s)."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            children.stop(process, timeout)
         if self._out is not None:
             self._out.close()
             self._out = None

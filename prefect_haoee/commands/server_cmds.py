@@ -3,7 +3,9 @@
 ``start`` runs a Prefect server with its UI in the background on 127.0.0.1 at
 ``PREFECT_SERVER_API_PORT`` (4200), its output in ``$PREFECT_HOME/haoee-server.log`` and
 its pid in ``$PREFECT_HOME/server.pid`` (the file ``prefect server stop`` reads too).
-``haoee run`` without ``PREFECT_API_URL`` finds it there and skips the temporary server.
+``haoee run``, ``serve`` and ``demo`` without ``PREFECT_API_URL`` find it there and skip the
+temporary server; ``prefect`` commands and workers do not, so ``start`` prints the
+``export PREFECT_API_URL=...`` line they need.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def start(port: int | None) -> int:
     address = local_address("127.0.0.1", port)
     if healthy(f"{address}/api"):
         console.print(f"A Prefect server is already running at {address}")
+        _say_what_to_export(address, port == default_port)
         return 0
     home = _home()
     server = ServerProcess(home / "haoee-server.log", port=port, temporary=False, detached=True)
@@ -59,11 +62,22 @@ def start(port: int | None) -> int:
     console.print(
         f"Prefect server running: UI {address}, API {address}/api (pid {server.process.pid})"
     )
-    if port == default_port:
-        console.print("`haoee run` finds it (no PREFECT_API_URL needed). Stop: `haoee server stop`")
-    else:
-        console.print(f"For `haoee run`: export PREFECT_API_URL={address}/api")
+    _say_what_to_export(address, port == default_port)
     return 0
+
+
+def _say_what_to_export(address: str, found: bool) -> None:
+    """The line to paste: `prefect` commands and workers know no server without it (each
+    would start a temporary one of its own on the same database)."""
+    if found:
+        console.print(
+            "`haoee run`, `haoee serve` and `haoee demo` find it by themselves; `haoee"
+            " deploy` and `prefect` commands (work-pool create, deploy, worker start) need:"
+        )
+    else:
+        console.print("Every command (haoee and prefect) needs, to find it on this port:")
+    console.print(f"  export PREFECT_API_URL={address}/api", highlight=False, soft_wrap=True)
+    console.print("Stop it with `haoee server stop`.")
 
 
 def _alive(pid: int) -> bool:
