@@ -21,8 +21,8 @@ from prefect_haoee.client.requests.base import VisualRequest
 AnyRequest: TypeAlias = VisualRequest | FamilyRequest
 ModeChoice = Literal["auto", "sync", "async"]
 
-VISUAL_API = "volcv"
-"""The ``family`` of a Volcengine visual request (``POST /volcv/v1``)."""
+VISUAL_API = "visual"
+"""The ``family`` a Volcengine visual request (``POST /volcv/v1``) declares."""
 
 
 def api_of(request: AnyRequest) -> str:

@@ -1,5 +1,6 @@
-"""What every non-visual family adapter shares: job handles and states, default calls,
-and reading answers through the one error reader (:mod:`prefect_haoee.client.answers`).
+"""What every non-visual family adapter shares: job states, default calls, the job
+protocol (:mod:`prefect_haoee.client.protocol`) written once for all of them, and reading
+answers through the one error reader (:mod:`prefect_haoee.client.answers`).
 
 Nothing here is a guess about one family's shapes: those live in the family's own module
 (``openai_images``, ``video_sora``, ``video_minimax``, ``video_kling``, ``music_suno``), so
@@ -10,6 +11,7 @@ in :mod:`.reading`; both are re-exported here for older imports.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
@@ -30,7 +32,13 @@ from prefect_haoee.client.answers import (
 )
 from prefect_haoee.client.calls import HttpCall, Purpose
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.errors import HaoeeError, RateLimitedError, TransportError
+from prefect_haoee.client.errors import (
+    ContentRejectedError,
+    HaoeeError,
+    RateLimitedError,
+    TaskFailedError,
+    TransportError,
+)
 from prefect_haoee.client.families.identity import (
     FamilyName,
     FamilyRequest,
@@ -48,8 +56,11 @@ from prefect_haoee.client.families.reading import (
     submitted_id,
     unwrap,
 )
+from prefect_haoee.client.flow import Flow, Sender
+from prefect_haoee.client.handles import JobHandle
 from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.registry import ModelFamily, register
+from prefect_haoee.client.responses import GeneratedImages
 
 __all__ = [
     "COMMON_STATUSES",
@@ -76,27 +87,13 @@ __all__ = [
     "first_present",
     "image_identity",
     "is_success_code",
+    "needs_file_lookup",
     "normalise_status",
     "parse_progress",
+    "raise_for_job",
     "submitted_id",
     "unwrap",
 ]
-
-
-class JobHandle(BaseModel):
-    """An accepted (billed) submission: poll it with ``get_job``/``wait_job``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    family: str
-    """The adapter's family (``FamilyName`` for the built-in ones; an adapter module may
-    add another, so this is not a closed set at runtime)."""
-    kind: MediaKind
-    job_id: str
-    request_hash: str
-    model: str
-    variant: str | None = None
-    """Family sub-route (Kling ``text2video``/``image2video``; images ``generations``/``edits``)."""
 
 
 class JobState(BaseModel):
@@ -125,6 +122,36 @@ class JobState(BaseModel):
     @property
     def finished(self) -> bool:
         return self.status in ("succeeded", "failed")
+
+    def answer(self) -> GeneratedImages:
+        """The finished answer of a succeeded job: its files, as every API answers them
+        (URLs; inline base64 images when the gateway sent those instead)."""
+        inline = any(not url.startswith(("http://", "https://")) for url in self.file_urls)
+        files = list(self.file_urls)
+        return GeneratedImages(
+            urls=[] if inline else files, base64=files if inline else [], extras=self.extras
+        )
+
+
+def needs_file_lookup(state: JobState) -> bool:
+    """A succeeded job that names its files by id only (MiniMax)."""
+    return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
+
+
+def raise_for_job(state: JobState) -> JobState:
+    """A succeeded state with files, or the error a finished-but-unusable job means.
+
+    ``failed`` -> :class:`ContentRejectedError` for a moderation refusal, else
+    :class:`TaskFailedError` (polling again answers the same: only a new submission helps).
+    """
+    if state.status == "failed":
+        text = f"{state.family} job {state.job_id} failed: {state.error or 'no reason given'}"
+        if state.moderated:
+            raise ContentRejectedError(text)
+        raise TaskFailedError(text)
+    if state.status == "succeeded" and not state.file_urls:
+        raise TransportError(f"{state.family} job {state.job_id} succeeded without a file")
+    return state
 
 
 class FamilyAdapter:
@@ -177,6 +204,58 @@ class FamilyAdapter:
                 adapter=self,
             )
         )
+
+    # -- the job protocol (client.protocol.JobAdapter), the same for every family --------
+
+    def generate_call(self, request: FamilyRequest, model_name: str | None = None) -> HttpCall:
+        """The paid synchronous call (a family that has one overrides :meth:`sync_call`)."""
+        if model_name is not None:
+            raise ValueError(f"the {self.family} family takes no model_name")
+        self.check_request(request)
+        return self.sync_call(request)
+
+    def generated(self, answer: Any) -> GeneratedImages:
+        """The finished answer of :meth:`generate_call` (an answer without a file is unusable)."""
+        raise TransportError(f"the {self.family} family answers no synchronous generation")
+
+    def job_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
+        """The paid submission of ``request`` (``webhook`` only where the family takes one)."""
+        self.check_request(request)
+        if webhook is not None and not self.supports_webhook:
+            raise ValueError(f"the {self.family} family takes no webhook")
+        return self.submit_call(request, webhook=webhook)
+
+    def submitted(self, request: FamilyRequest, answer: Any) -> JobHandle:
+        """The handle of an accepted submission (its answer holds the job id)."""
+        return self.handle_for(request, self.parse_submit(answer))
+
+    def poll_once(
+        self, handle: JobHandle, send: Sender, base_url: str
+    ) -> Flow[tuple[GeneratedImages | None, object]]:
+        """One poll: the answer once the job succeeded (raise if it failed), else None."""
+        state = yield from self.poll_flow(handle, send, base_url)
+        if not state.finished:
+            return None, state.raw_status
+        return raise_for_job(state).answer(), state.raw_status
+
+    def poll_flow(self, handle: JobHandle, send: Sender, base_url: str) -> Flow[JobState]:
+        """One poll's state; file ids (MiniMax) resolved to download URLs once succeeded."""
+        state = self.parse_poll((yield from send(self.poll_call(handle))), handle, base_url)
+        if needs_file_lookup(state):
+            urls = []
+            for file_id in state.file_ids:
+                urls.append(self.parse_file((yield from send(self.file_call(handle, file_id)))))
+            state = state.model_copy(update={"file_urls": urls})
+        return state
+
+    def check_request(self, request: object) -> None:
+        if not isinstance(request, self.request_types):
+            raise TypeError(f"{type(request).__name__} is not a {self.family} request")
+
+    # -- the hooks a family fills ----------------------------------------------------------
+
+    def sync_call(self, request: FamilyRequest) -> HttpCall:
+        raise TypeError(f"generate takes an images request, not {type(request).__name__}")
 
     def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
         if not isinstance(request, self.request_types):
@@ -303,6 +382,8 @@ class FamilyAdapter:
             request_hash=request.request_hash,
             model=request.model_id,
             variant=request.variant,
+            seed=request.seed_value,
+            submitted_at=datetime.now(timezone.utc),
         )
 
     def state(self, handle: JobHandle, status: JobStatus, raw: Any, **fields: Any) -> JobState:
