@@ -1,8 +1,9 @@
-"""Prefect tasks around the gateway's paid and free calls.
+"""Prefect tasks around the gateway's paid and free calls (the visual API's fine-grained steps).
 
 ``submit_generation`` and ``generate_image`` are the paid calls: cached by request hash under
 SERIALIZABLE isolation, so a rerun or a concurrent duplicate reads the committed answer
-instead of paying. ``wait_for_generation`` only polls (free).
+instead of paying. ``wait_for_generation`` only polls (free). They commit under the visual
+API's step names (``client.kinds.VISUAL_STEPS``), the same records the item runner reads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task
 
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
-from prefect_haoee.client import GeneratedImages, HaoeeClient
+from prefect_haoee.client import GeneratedImages, HaoeeClient, JobHandle
+from prefect_haoee.client.kinds import VISUAL_STEPS
 from prefect_haoee.client.requests.base import VisualRequest
+from prefect_haoee.client.visual import handle_of
 from prefect_haoee.tasks.cache import (
     RESULT_URL_EXPIRATION,
     SUBMIT_EXPIRATION,
@@ -23,8 +26,6 @@ from prefect_haoee.tasks.cache import (
     serializable_policy,
     step_key,
 )
-from prefect_haoee.tasks.gateway_calls import to_submitted
-from prefect_haoee.tasks.records import SubmittedGeneration
 from prefect_haoee.tasks.retry_rules import haoee_task
 from prefect_haoee.tasks.step_json import STEP_SERIALIZER
 
@@ -37,9 +38,9 @@ class SubmittedTaskPolicy(InputsPolicy):
 
     def key_of(self, inputs: dict[str, Any]) -> str | None:
         submitted = inputs.get("submitted")
-        if not isinstance(submitted, SubmittedGeneration) or not submitted.deterministic:
+        if not isinstance(submitted, JobHandle) or not submitted.deterministic:
             return None
-        return step_key(f"wait-{submitted.task_id}", submitted.request_hash)
+        return step_key(VISUAL_STEPS.wait_of(submitted.job_id), submitted.request_hash)
 
 
 def paid_step(step: str, expiration: timedelta) -> Callable[[Callable[P, R]], Task[P, R]]:
@@ -57,19 +58,19 @@ def paid_step(step: str, expiration: timedelta) -> Callable[[Callable[P, R]], Ta
     )
 
 
-@paid_step("submit", SUBMIT_EXPIRATION)
+@paid_step(VISUAL_STEPS.submit, SUBMIT_EXPIRATION)
 def submit_generation(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
     model_name: str | None = None,
-) -> SubmittedGeneration:
+) -> JobHandle:
     """Submit an async generation (paid). Its task id is committed as soon as it exists."""
     with HaoeeClient(resolve_settings(credentials)) as client:
         result = client.submit(request, model_name=model_name)
-    return to_submitted(request, result.task_id, result.request_id)
+    return handle_of(request, result)
 
 
-@paid_step("generate", RESULT_URL_EXPIRATION)
+@paid_step(VISUAL_STEPS.generate, RESULT_URL_EXPIRATION)
 def generate_image(
     request: VisualRequest,
     credentials: HaoeeCredentials | None = None,
@@ -82,7 +83,7 @@ def generate_image(
 
 @haoee_task(
     "haoee-wait",
-    "wait-{submitted.req_key}-{submitted.task_id}",
+    "wait-{submitted.model}-{submitted.job_id}",
     paid=False,
     cache_policy=SubmittedTaskPolicy(),
     cache_expiration=RESULT_URL_EXPIRATION,
@@ -90,12 +91,10 @@ def generate_image(
     result_serializer=STEP_SERIALIZER,
 )
 def wait_for_generation(
-    submitted: SubmittedGeneration,
+    submitted: JobHandle,
     timeout: float = 600.0,
     credentials: HaoeeCredentials | None = None,
 ) -> GeneratedImages:
     """Poll a submitted task until done (free). Raises on not_found/expired/deadline."""
     with HaoeeClient(resolve_settings(credentials)) as client:
-        return client.wait(
-            submitted.req_key, submitted.task_id, timeout=timeout, **submitted.poll_options()
-        )
+        return client.wait_generation(submitted, timeout=timeout)

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import anyio
 from prefect_aws.s3 import S3Bucket
 
+from prefect_haoee.client import GeneratedImages
 from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.protocol import AnyRequest
 from prefect_haoee.tasks.cache import step_key
 from prefect_haoee.tasks.claim_scope import await_set_release, reporting_done_sets
 from prefect_haoee.tasks.errors import ClaimedBySetError
-from prefect_haoee.tasks.gateway_calls import Answer, calls_for
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.request_traits import AnyRequest
 from prefect_haoee.tasks.s3_ledger import stored_record
 
 if TYPE_CHECKING:
@@ -34,14 +34,14 @@ def item_claim_key(request: AnyRequest, mode: Mode) -> str | None:
     """The key an item is claimed under: that of its first paid step (None when random)."""
     if not request.is_deterministic:
         return None
-    calls = calls_for(request)
-    step = calls.generate_step if mode == "sync" else calls.submit_step
+    steps = request.step_names
+    step = steps.generate if mode == "sync" else steps.submit
     return step_key(step, request.request_hash)
 
 
 async def answer_or_stored(
     new_run: Callable[[], ItemRunner], bucket: S3Bucket, stem: str, max_reseeds: int
-) -> tuple[ItemRunner, Answer] | ImageRecord:
+) -> tuple[ItemRunner, GeneratedImages] | ImageRecord:
     """The paid answer, or the record of what another campaign run (its claim set held the
     request: nothing was paid here) stored meanwhile."""
     looked: set[str] = set()

@@ -6,8 +6,10 @@
 result store only, for :func:`~prefect_haoee.tasks.steps.persisted_step`). Its rules:
 
 * S3 first: an object named by the request hash is the item, no gateway call;
-* each paid step commits on its own (:mod:`~prefect_haoee.tasks.gateway_calls` names the
-  steps), so a crash resumes by polling the committed task, never by paying again;
+* each paid step commits on its own, under the names the request declares
+  (``request.step_names``), so a crash resumes by polling the committed job, never by
+  paying again; the calls are the client's job protocol (``generate``, ``submit_job``,
+  ``wait_generation``), the same for every API;
 * output moderation (50511/50519) is met with a new deterministic seed, at most
   ``max_reseeds`` times; a task that ended failed is submitted once more (with a new
   seed where the model has one); a task the gateway forgot (older than 12 h) is
@@ -20,6 +22,7 @@ result store only, for :func:`~prefect_haoee.tasks.steps.persisted_step`). Its r
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ import anyio
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.blocks import HaoeeCredentials
-from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, TransportError
+from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, JobHandle, TransportError
 from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.errors import (
     ContentRejectedError,
@@ -38,14 +41,13 @@ from prefect_haoee.client.errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from prefect_haoee.tasks import request_traits as traits
+from prefect_haoee.client.kinds import MEDIA_OF_KIND, ModeChoice
+from prefect_haoee.client.protocol import AnyRequest, resolve_mode
 from prefect_haoee.tasks.cache import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.claim_scope import settled
 from prefect_haoee.tasks.clients import ClientSpec, item_client
-from prefect_haoee.tasks.gateway_calls import Answer, Handle, calls_for, handle_id, request_id
-from prefect_haoee.tasks.gateway_calls import sources as answer_sources
 from prefect_haoee.tasks.item_claims import answer_or_stored, item_claim_key
-from prefect_haoee.tasks.item_files import StoredFile, store_files
+from prefect_haoee.tasks.item_files import StoredFile, default_stem, store_files
 from prefect_haoee.tasks.paid_lock import output_bucket
 from prefect_haoee.tasks.records import (
     META_PAID_BY,
@@ -53,16 +55,21 @@ from prefect_haoee.tasks.records import (
     ImageRecord,
     StepTimings,
 )
-from prefect_haoee.tasks.request_traits import AnyRequest, ModeChoice
 from prefect_haoee.tasks.s3_ledger import paid_twice_with, paying_run, stored_record
 from prefect_haoee.tasks.steps import persisted_step
 
-T = TypeVar("T", bound=Handle | Answer)
-PaidCall = Callable[[AsyncHaoeeClient, AnyRequest], Awaitable[T]]
+T = TypeVar("T", bound=JobHandle | GeneratedImages)
+PaidCall = Callable[[], Awaitable[T]]
 
 DEFAULT_MAX_RESEEDS = 2
 WAIT_TIMEOUTS = {"image": 600.0, "video": 1800.0, "music": 1800.0}
 """Default poll deadline per kind (seconds)."""
+
+
+def reseed(request_hash: str, attempt: int) -> int:
+    """A new, deterministic seed for the n-th retry after output moderation."""
+    digest = hashlib.sha256(f"{request_hash}:reseed:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,13 @@ class ItemRunner:
         self, client: AsyncHaoeeClient, request: AnyRequest, mode: Mode, wait_timeout: float
     ) -> None:
         self.client = client
-        self.calls = calls_for(request)
+        self.steps = request.step_names
         self.original = self.request = request
         self.mode = mode
         self.wait_timeout = wait_timeout
         self.paid = self.reseeds = 0
         self.resumed = self.resubmitted = self.retried_failure = False
-        self.handle: Handle | None = None
+        self.handle: JobHandle | None = None
         self.gateway_request_id: str | None = None
         self.timings = StepTimings()
 
@@ -106,36 +113,44 @@ class ItemRunner:
         a refusal is not billed)."""
 
         async def compute() -> T:
-            answer = await call(self.client, self.request)
+            answer = await call()
             self.paid += 1
             return answer
 
-        expiration = SUBMIT_EXPIRATION if step == self.calls.submit_step else RESULT_URL_EXPIRATION
+        expiration = SUBMIT_EXPIRATION if step == self.steps.submit else RESULT_URL_EXPIRATION
         found, reused = await persisted_step(
             self._key(step), compute, expiration=expiration, serializable=True, overwrite=overwrite
         )
         self.resumed = self.resumed or reused
-        self.gateway_request_id = request_id(found) or self.gateway_request_id
         return found
 
     async def _generate(self, overwrite: bool = False) -> GeneratedImages:
         started = time.perf_counter()
-        images = await self._paid(self.calls.generate_step, self.calls.generate, overwrite)
+        request = self.request
+        images = await self._paid(
+            self.steps.generate, lambda: self.client.generate(request), overwrite
+        )
+        self.gateway_request_id = images.request_id or self.gateway_request_id
         self._took("generate_s", started)
         return images
 
-    async def _submit(self, overwrite: bool = False) -> Handle:
+    async def _submit(self, overwrite: bool = False) -> JobHandle:
         started = time.perf_counter()
-        self.handle = await self._paid(self.calls.submit_step, self.calls.submit, overwrite)
+        request = self.request
+        handle = await self._paid(
+            self.steps.submit, lambda: self.client.submit_job(request), overwrite
+        )
+        self.handle = handle
+        self.gateway_request_id = handle.gateway_request_id or self.gateway_request_id
         self._took("generate_s", started)
-        return self.handle
+        return handle
 
-    async def _wait(self, handle: Handle, overwrite: bool = False) -> Answer:
-        async def poll() -> Answer:
-            return await self.calls.wait(self.client, handle, self.wait_timeout)
+    async def _wait(self, handle: JobHandle, overwrite: bool = False) -> GeneratedImages:
+        async def poll() -> GeneratedImages:
+            return await self.client.wait_generation(handle, timeout=self.wait_timeout)
 
         started = time.perf_counter()
-        step = f"{self.calls.wait_step}-{handle_id(handle)}"
+        step = self.steps.wait_of(handle.job_id)
         answer, _ = await persisted_step(
             self._key(step),
             poll,
@@ -146,7 +161,7 @@ class ItemRunner:
         self._took("wait_s", started)
         return answer
 
-    async def answer(self, *, refresh: bool = False, resubmit: bool = False) -> Answer:
+    async def answer(self, *, refresh: bool = False, resubmit: bool = False) -> GeneratedImages:
         """The finished answer: generated (sync) or submitted and waited for (async).
 
         ``refresh`` asks the gateway again instead of reading the committed answer (a sync
@@ -165,7 +180,7 @@ class ItemRunner:
             self.resubmitted = True  # the gateway forgot the task: once, and only once
             return await self._wait(await self._submit(overwrite=True))
 
-    async def generate(self, max_reseeds: int) -> Answer:
+    async def generate(self, max_reseeds: int) -> GeneratedImages:
         """The paid answer, reseeding after output moderation at most ``max_reseeds`` times."""
         resubmit = False
         while True:
@@ -173,7 +188,7 @@ class ItemRunner:
                 again, resubmit = resubmit, False
                 return await self.answer(resubmit=again)
             except ContentRejectedError as exc:
-                if not exc.retryable or not traits.can_reseed(self.request):
+                if not exc.retryable or not self.request.can_reseed:
                     raise
                 if self.reseeds >= max_reseeds:
                     raise
@@ -185,16 +200,15 @@ class ItemRunner:
                 if self.retried_failure:
                     raise
                 self.retried_failure = True
-                resubmit = not traits.can_reseed(self.request)
+                resubmit = not self.request.can_reseed
                 if not resubmit:
                     self._reseed()
 
     def _reseed(self) -> None:
         self.reseeds += 1
-        seed = traits.reseed(self.original.request_hash, self.reseeds)
-        self.request = traits.with_seed(self.original, seed)
+        self.request = self.original.with_seed(reseed(self.original.request_hash, self.reseeds))
 
-    async def store(self, answer: Answer, place: Place) -> list[StoredFile]:
+    async def store(self, answer: GeneratedImages, place: Place) -> list[StoredFile]:
         """Fetch and store every file; file URLs that died are asked for again once."""
         try:
             files = await self._store_files(answer, place)
@@ -213,11 +227,11 @@ class ItemRunner:
             raise TransportError(f"the gateway answered no file for {self.original.request_hash}")
         return files
 
-    async def _store_files(self, answer: Answer, place: Place) -> list[StoredFile]:
+    async def _store_files(self, answer: GeneratedImages, place: Place) -> list[StoredFile]:
         return await store_files(
             self.client,
-            answer_sources(answer),
-            traits.media_type(self.original),
+            answer.sources(),
+            MEDIA_OF_KIND[self.original.kind],
             place.bucket,
             place.stem,
             self.metadata(place.metadata, place.payer),
@@ -230,8 +244,8 @@ class ItemRunner:
             **(given or {}),
             META_REQUEST_HASH: self.original.request_hash,
             "generated-hash": self.request.request_hash,
-            "req-key": traits.model_of(self.original),
-            "kind": traits.kind_of(self.original),
+            "req-key": self.original.model_id,
+            "kind": self.original.kind,
             "seed": self.request.seed_value,
             "mode": self.mode,
             "gateway-request-id": self.gateway_request_id,
@@ -242,15 +256,15 @@ class ItemRunner:
         return ImageRecord(
             request_hash=self.original.request_hash,
             generated_hash=self.request.request_hash,
-            kind=traits.kind_of(self.original),
-            req_key=traits.model_of(self.original),
+            kind=self.original.kind,
+            req_key=self.original.model_id,
             mode=self.mode,
             seed=self.request.seed_value,
             bucket=bucket,
             **files[0].record_fields(),
             extra_keys=[f.key for f in files[1:]],
             gateway_request_id=self.gateway_request_id,
-            task_id=handle_id(self.handle) if self.handle is not None else None,
+            task_id=self.handle.job_id if self.handle is not None else None,
             cost_units=self.paid,
             paid_by=payer if self.paid else None,
             paid_twice_with=paid_twice_with(self.paid, payer, [f.found_payer for f in files]),
@@ -285,13 +299,13 @@ async def produce_item(
     shared one of ``client_spec`` (``tasks.clients``), else one from ``credentials``.
     """
     started = time.perf_counter()
-    chosen = traits.resolve_mode(request, mode)
-    stem = object_stem or traits.default_stem(prefix, request.request_hash)
+    chosen = resolve_mode(request, mode)
+    stem = object_stem or default_stem(prefix, request.request_hash)
     if skip_if_stored:
         found = await anyio.to_thread.run_sync(stored_record, request, bucket, stem, chosen)
         if found is not None:
             return found
-    timeout = wait_timeout if wait_timeout is not None else WAIT_TIMEOUTS[traits.kind_of(request)]
+    timeout = wait_timeout if wait_timeout is not None else WAIT_TIMEOUTS[request.kind]
     http, own_client = await item_client(client, credentials, client_spec)
     payer = paying_run()
     try:

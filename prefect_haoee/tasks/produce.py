@@ -14,15 +14,11 @@ from typing import Any, cast
 
 from prefect.tasks import TaskRunNameCallbackWithParameters
 
+from prefect_haoee.client.kinds import ModeChoice
+from prefect_haoee.client.protocol import resolve_mode
 from prefect_haoee.tasks.cache import InputsPolicy, cacheable_hash, step_key
-from prefect_haoee.tasks.item_runner import DEFAULT_MAX_RESEEDS, produce_item
-from prefect_haoee.tasks.request_traits import (
-    ModeChoice,
-    default_stem,
-    model_of,
-    reseed,
-    resolve_mode,
-)
+from prefect_haoee.tasks.item_files import default_stem
+from prefect_haoee.tasks.item_runner import DEFAULT_MAX_RESEEDS, produce_item, reseed
 from prefect_haoee.tasks.retry_rules import haoee_task
 
 __all__ = [
@@ -53,7 +49,7 @@ class ProducePolicy(InputsPolicy):
 
 def produce_run_name(parameters: dict[str, Any]) -> str:
     """``produce-{model}``: the task run name of one item."""
-    return f"produce-{model_of(parameters['request'])}"
+    return f"produce-{parameters['request'].model_id}"
 
 
 produce_image = haoee_task(
