@@ -5,7 +5,8 @@ answers through the one error reader (:mod:`prefect_haoee.client.answers`).
 Nothing here is a guess about one family's shapes: those live in the family's own module
 (``openai_images``, ``video_sora``, ``video_minimax``, ``video_kling``, ``music_suno``), so
 a correction is a one-file change. Request identity is in :mod:`.identity`, answer walking
-in :mod:`.reading`; both are re-exported here for older imports.
+in :mod:`.reading`, polled job states in :mod:`.states`; all are re-exported here for older
+imports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.client.answers import (
     GATEWAY_CODE_RANGE,
@@ -32,13 +32,7 @@ from prefect_haoee.client.answers import (
 )
 from prefect_haoee.client.calls import HttpCall, Purpose
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.errors import (
-    ContentRejectedError,
-    HaoeeError,
-    RateLimitedError,
-    TaskFailedError,
-    TransportError,
-)
+from prefect_haoee.client.errors import HaoeeError, RateLimitedError, TransportError
 from prefect_haoee.client.families.identity import (
     FamilyName,
     FamilyRequest,
@@ -56,6 +50,7 @@ from prefect_haoee.client.families.reading import (
     submitted_id,
     unwrap,
 )
+from prefect_haoee.client.families.states import JobState, needs_file_lookup, raise_for_job
 from prefect_haoee.client.flow import Flow, Sender
 from prefect_haoee.client.handles import JobHandle
 from prefect_haoee.client.redact import Scrubber
@@ -94,64 +89,6 @@ __all__ = [
     "submitted_id",
     "unwrap",
 ]
-
-
-class JobState(BaseModel):
-    """One poll of a job, normalised across families."""
-
-    model_config = ConfigDict(frozen=True)
-
-    family: str
-    job_id: str
-    status: JobStatus
-    raw_status: str | None = None
-    """The status string the gateway sent (for logs)."""
-    file_urls: list[str] = Field(default_factory=list)
-    """Produced files: URLs (for images possibly inline base64, which ``download`` accepts)."""
-    file_ids: list[str] = Field(default_factory=list)
-    """Files the family names by id only (MiniMax): the client resolves them to URLs."""
-    error: str | None = None
-    error_code: str | None = None
-    moderated: bool = False
-    """The failure is a moderation refusal (raised as ``ContentRejectedError``)."""
-    progress: float | None = None
-    """0..1 when the gateway says."""
-    extras: dict[str, Any] = Field(default_factory=dict, repr=False)
-    """Family extras (suno clip titles/durations, sora size/seconds...)."""
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "failed")
-
-    def answer(self) -> GeneratedImages:
-        """The finished answer of a succeeded job: its files, as every API answers them
-        (URLs; inline base64 images when the gateway sent those instead)."""
-        inline = any(not url.startswith(("http://", "https://")) for url in self.file_urls)
-        files = list(self.file_urls)
-        return GeneratedImages(
-            urls=[] if inline else files, base64=files if inline else [], extras=self.extras
-        )
-
-
-def needs_file_lookup(state: JobState) -> bool:
-    """A succeeded job that names its files by id only (MiniMax)."""
-    return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
-
-
-def raise_for_job(state: JobState) -> JobState:
-    """A succeeded state with files, or the error a finished-but-unusable job means.
-
-    ``failed`` -> :class:`ContentRejectedError` for a moderation refusal, else
-    :class:`TaskFailedError` (polling again answers the same: only a new submission helps).
-    """
-    if state.status == "failed":
-        text = f"{state.family} job {state.job_id} failed: {state.error or 'no reason given'}"
-        if state.moderated:
-            raise ContentRejectedError(text)
-        raise TaskFailedError(text)
-    if state.status == "succeeded" and not state.file_urls:
-        raise TransportError(f"{state.family} job {state.job_id} succeeded without a file")
-    return state
 
 
 class FamilyAdapter:
