@@ -1,6 +1,6 @@
 """Campaigns: the YAML spec, its loading with located problems, planning and pricing.
 
-Floor 2 (DESIGN.md): imports only ``prefect_haoee.client`` - no Prefect. ::
+Floor 2 (``docs/architecture.md``): imports only ``prefect_haoee.client`` - no Prefect. ::
 
     campaign = load_campaign("spring-launch.yaml")         # CampaignError on bad input
     plan = make_plan(campaign, date.today(), stored_stems)  # stems already in S3

@@ -1,6 +1,6 @@
 """One prompt x variant -> one validated request model, with seeds and located problems.
 
-Seeds (DESIGN.md "Seeds are explicit"):
+Seeds are explicit:
 
 - no ``seed`` on the prompt: a deterministic seed per variant, ::
 

@@ -8,7 +8,10 @@ every decision (retries, paid sends, polling) as *flows* (``flow.py``) that the 
 ``HaoeeClient`` and the asyncio ``AsyncHaoeeClient`` only run over httpx; ``transport.py``
 maps httpx errors once; each gateway family is an adapter (``visual.py``,
 ``families/<family>.py``) that builds :class:`~.calls.HttpCall` values, reads their answers
-(``answers.py`` classifies errors) and declares its models in ``registry.py``.
+(``answers.py`` classifies errors) and declares its models in ``registry.py``. Every
+adapter implements one job protocol (``protocol.py``): ``generate(request)``,
+``submit_job(request) -> JobHandle`` and ``wait_generation(handle)`` take a request of
+any API and answer :class:`GeneratedImages`.
 """
 
 from prefect_haoee.client.async_client import AsyncHaoeeClient
@@ -43,7 +46,9 @@ from prefect_haoee.client.families import (
     SunoCustomRequest,
     SunoInspirationRequest,
 )
+from prefect_haoee.client.kinds import MediaKind, ModeChoice, StepNames
 from prefect_haoee.client.media import DownloadedMedia, adownload_media, download_media
+from prefect_haoee.client.protocol import AnyRequest, resolve_mode
 from prefect_haoee.client.requests import AnyVisualRequest, VisualRequest, parse_request
 from prefect_haoee.client.responses import GeneratedImages, SubmitResult, TaskResult
 from prefect_haoee.client.retry import PollPolicy, RetryPolicy
@@ -52,6 +57,7 @@ from prefect_haoee.client.sync_client import HaoeeClient
 
 __all__ = [
     "CATALOG",
+    "AnyRequest",
     "AnyVisualRequest",
     "AsyncHaoeeClient",
     "AuthenticationError",
@@ -72,13 +78,16 @@ __all__ = [
     "JobStatus",
     "KlingImage2VideoRequest",
     "KlingText2VideoRequest",
+    "MediaKind",
     "MinimaxVideoRequest",
+    "ModeChoice",
     "ModelSpec",
     "PollPolicy",
     "RateLimitedError",
     "RetryPolicy",
     "ServerError",
     "SoraVideoRequest",
+    "StepNames",
     "SubmitResult",
     "SunoCustomRequest",
     "SunoInspirationRequest",
@@ -94,5 +103,6 @@ __all__ = [
     "download_media",
     "get_spec",
     "parse_request",
+    "resolve_mode",
     "verify_image",
 ]

@@ -99,6 +99,7 @@ class AsyncHaoeeClient(ClientBase):
     submit_job = awaitable(ClientBase._flow_submit_job)
     get_job = awaitable(ClientBase._flow_get_job)
     wait_job = awaitable(ClientBase._flow_wait_job)
+    wait_generation = awaitable(ClientBase._flow_wait_generation)
 
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""

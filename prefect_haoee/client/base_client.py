@@ -1,7 +1,9 @@
 """The one base client: settings, every retry/paid-send decision and every call's flow.
 
 The sync and async clients (:mod:`.sync_client`, :mod:`.async_client`) add only I/O:
-they run these flows (:mod:`.flow`) over their httpx client and sleep function.
+they run these flows (:mod:`.flow`) over their httpx client and sleep function. The job
+protocol's calls (``generate``, ``submit_job``, ``wait_generation``) take a request or
+handle of any API and ask the registry for its adapter (:mod:`.protocol`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from prefect_haoee.client.errors import (
     UnusableAnswerError,
 )
 from prefect_haoee.client.families import jobs
-from prefect_haoee.client.families.base import FamilyRequest, JobHandle, JobState
+from prefect_haoee.client.families.base import FamilyRequest, JobState
 from prefect_haoee.client.flow import Flow, Pause, Send
+from prefect_haoee.client.handles import JobHandle
+from prefect_haoee.client.protocol import AnyRequest, job_adapter
 from prefect_haoee.client.redact import Scrubber, make_scrubber
 from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
@@ -220,14 +224,42 @@ class ClientBase:
             interval = self.poll_policy.next_interval(interval)
             yield Pause(min(interval, remaining))
 
-    # -- the Volcengine visual API --------------------------------------------------------
+    # -- the job protocol: any request, any handle -------------------------------------
 
     def _flow_generate(
-        self, request: VisualRequest, *, model_name: str | None = None
+        self, request: AnyRequest, *, model_name: str | None = None
     ) -> Flow[GeneratedImages]:
-        """Synchronous generation (``CVProcess``): a paid call."""
-        env: Envelope = yield from self._flow_send(visual.process_call(request, model_name))
-        return self._billed("CVProcess", lambda: visual.images_of(env))
+        """Generate synchronously (a paid call): the visual API's ``CVProcess``, a family's
+        images call. ``model_name`` overrides the visual API's ``ModelName`` header."""
+        adapter = job_adapter(request.family)
+        call = adapter.generate_call(request, model_name)
+        answer = yield from self._flow_send(call)
+        return self._billed(call.label, lambda: adapter.generated(answer))
+
+    def _flow_submit_job(
+        self, request: AnyRequest, *, webhook: str | None = None
+    ) -> Flow[JobHandle]:
+        """Submit an async job of any API (a paid call): visual tasks, images
+        ``?async=true``, sora, MiniMax, Kling, suno. ``webhook`` only for images."""
+        adapter = job_adapter(request.family)
+        call = adapter.job_call(request, webhook=webhook)
+        answer = yield from self._flow_send(call)
+        return self._billed(call.label, lambda: adapter.submitted(request, answer))
+
+    def _flow_wait_generation(
+        self, handle: JobHandle, *, timeout: float | None = None
+    ) -> Flow[GeneratedImages]:
+        """Poll a job of any API until it is finished (free): its answer, or raise on a
+        failed, expired or forgotten job and at the deadline (:class:`TaskTimeoutError`)."""
+        adapter = job_adapter(handle.family)
+
+        def poll() -> Flow[tuple[GeneratedImages | None, object]]:
+            return (yield from adapter.poll_once(handle, self._flow_send, self.settings.base_url))
+
+        what = f"{handle.family} job {handle.job_id}"
+        return (yield from self._flow_poll(poll, what, timeout))
+
+    # -- the Volcengine visual API's own calls -------------------------------------------
 
     def _flow_submit(
         self, request: VisualRequest, *, model_name: str | None = None
@@ -271,37 +303,20 @@ class ClientBase:
 
         return (yield from self._flow_poll(poll, f"task {task_id}", timeout))
 
-    # -- other families (OpenAI images, sora, MiniMax, Kling, suno) -----------------------
+    # -- the families' own calls (OpenAI images, sora, MiniMax, Kling, suno) ------------
 
     def _flow_generate_images(self, request: FamilyRequest) -> Flow[GeneratedImages]:
         """OpenAI-style images, synchronously (``/v1/images/generations`` or ``/edits``): paid.
 
-        Takes an ``ImageGenerationRequest`` or ``ImageEditRequest``; the answer's URLs or
-        base64 images go to :meth:`download` as for the visual family.
+        Takes an ``ImageGenerationRequest`` or ``ImageEditRequest`` (``generate`` with a
+        family request); the answer's URLs or base64 images go to :meth:`download`.
         """
-        payload = yield from self._flow_send(jobs.images_call(request))
-        return self._billed("images", lambda: jobs.images_answer(payload))
-
-    def _flow_submit_job(
-        self, request: FamilyRequest, *, webhook: str | None = None
-    ) -> Flow[JobHandle]:
-        """Submit an async job of any family (a paid call): images ``?async=true``, sora,
-        MiniMax, Kling, suno. ``webhook`` only for images."""
-        call = jobs.submit_call(request, webhook=webhook)
-        payload = yield from self._flow_send(call)
-        return self._billed(call.label, lambda: jobs.job_handle(request, payload))
+        return (yield from self._flow_generate(request))
 
     def _flow_get_job(self, handle: JobHandle) -> Flow[JobState]:
         """One poll (free); MiniMax file ids are resolved to download URLs once succeeded."""
-        payload = yield from self._flow_send(jobs.poll_call(handle))
-        state = jobs.job_state(handle, payload, self.settings.base_url)
-        if jobs.needs_file_lookup(state):
-            urls = []
-            for file_id in state.file_ids:
-                answer = yield from self._flow_send(jobs.file_call(handle, file_id))
-                urls.append(jobs.file_url(handle, answer))
-            state = state.model_copy(update={"file_urls": urls})
-        return state
+        adapter = jobs.adapter_named(handle.family)
+        return (yield from adapter.poll_flow(handle, self._flow_send, self.settings.base_url))
 
     def _flow_wait_job(self, handle: JobHandle, *, timeout: float | None = None) -> Flow[JobState]:
         """Poll until the job succeeds (its state, with file URLs) or raise.

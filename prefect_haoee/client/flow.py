@@ -39,6 +39,8 @@ class Pause:
 
 Step = Send | Pause
 Flow = Generator[Step, httpx.Response | None, T]
+Sender = Callable[[HttpCall], Flow[Any]]
+"""The base client's send flow (its retries included), handed to an adapter's polls."""
 
 
 class Driver(Generic[T]):

@@ -2,16 +2,20 @@
 
 Each adapter module declares its models next to its calls (``register(ModelFamily(...))``
 at import): exact names and/or name patterns, the media kind, the modes the gateway
-serves and a default price hook. Campaigns ask :func:`resolve_model`; adding a family is
-one adapter module (``prefect_haoee.client.families.<name>``), found here by import.
+serves and a default price hook. Campaigns ask :func:`resolve_model`; the clients ask
+:func:`family_named` for the adapter of a request's ``family``. Adding a family is one
+adapter module in ``prefect_haoee.client.families``: :func:`_load_adapters` imports every
+module of that package (``pkgutil``), so there is no list of adapters to edit.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 import httpx
 
@@ -20,7 +24,9 @@ from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.redact import Scrubber
 
 Kind = Literal["image", "video", "music"]
-Family = Literal["visual", "openai_images", "sora", "minimax", "kling", "suno"]
+Family: TypeAlias = str
+"""The name an adapter registers: ``visual``, ``openai_images``, ``sora``, ``minimax``,
+``kling``, ``suno`` built in, any other an adapter module declares."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,10 @@ class ModelFamily:
     price: float | Callable[[str], float | None] | None = None
     example: str | None = None
     rank: int = 100
-    adapter: AnswerReader | None = None
-    """The family's adapter: it reads the answers of the calls it builds."""
     """Order of this family in listings (``examples``)."""
+    adapter: AnswerReader | None = None
+    """The family's adapter: it builds the family's calls and reads their answers (the
+    job protocol of :mod:`prefect_haoee.client.protocol`)."""
 
     def match(self, name: str) -> ModelInfo | None:
         spec = self.names.get(name)
@@ -121,7 +128,19 @@ def examples() -> tuple[str, ...]:
     return tuple(f.example for f in families() if f.example)
 
 
+_loaded = False
+
+
 def _load_adapters() -> None:
+    """Import the visual adapter and every module of ``client.families`` once (each
+    adapter registers itself when its module is imported)."""
+    global _loaded
+    if _loaded:
+        return
     # Imported here, not at the top: the adapters import this module to register.
-    import prefect_haoee.client.families
+    import prefect_haoee.client.families as package
     import prefect_haoee.client.visual  # noqa: F401
+
+    for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
+    _loaded = True

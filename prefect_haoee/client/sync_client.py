@@ -100,6 +100,7 @@ class HaoeeClient(ClientBase):
     submit_job = blocking(ClientBase._flow_submit_job)
     get_job = blocking(ClientBase._flow_get_job)
     wait_job = blocking(ClientBase._flow_wait_job)
+    wait_generation = blocking(ClientBase._flow_wait_generation)
 
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""

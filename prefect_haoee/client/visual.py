@@ -1,14 +1,16 @@
-"""The Volcengine visual API (``POST /volcv/v1``): one gateway adapter among the others.
+"""The Volcengine visual API (``POST /volcv/v1``): one adapter of the job protocol.
 
 Builds the three Actions as :class:`~prefect_haoee.client.calls.HttpCall` (``CVProcess``
 paid, ``CVSync2AsyncSubmitTask`` paid, ``CVSync2AsyncGetResult`` free), reads the
 envelope (``code`` 10000 is success, whatever the HTTP status) and its results, and
-declares its models (the req_key catalog) in the registry.
+declares its models (the req_key catalog) in the registry. :class:`VisualAdapter` maps
+them onto the job protocol (:mod:`prefect_haoee.client.protocol`) as every family does.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -28,6 +30,8 @@ from prefect_haoee.client.errors import (
     TransportError,
     error_for,
 )
+from prefect_haoee.client.flow import Flow, Sender
+from prefect_haoee.client.handles import JobHandle
 from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.registry import ModelFamily, register
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
@@ -209,13 +213,53 @@ def finished_images(result: TaskResult) -> GeneratedImages | None:
     return None
 
 
+def handle_of(request: VisualRequest, submitted: SubmitResult) -> JobHandle:
+    """The handle of an accepted submission: its task id and the options each poll sends."""
+    return JobHandle(
+        family="visual",
+        kind="image",
+        job_id=submitted.task_id,
+        request_hash=request.request_hash,
+        model=request.req_key,
+        seed=request.seed_value,
+        return_url=request.return_url,
+        logo_info=request.logo_info,
+        gateway_request_id=submitted.request_id,
+        submitted_at=datetime.now(timezone.utc),
+    )
+
+
 class VisualAdapter:
-    """The visual API's answer reader, as the registry holds every family's."""
+    """The visual API as the registry holds every family: its answer reader and its
+    three calls under the job protocol."""
 
     family = "visual"
 
     def read_answer(self, response: httpx.Response, call: HttpCall, scrub: Scrubber) -> Envelope:
         return parse_envelope(response, scrub)
+
+    def generate_call(self, request: VisualRequest, model_name: str | None = None) -> HttpCall:
+        return process_call(request, model_name)
+
+    def generated(self, answer: Envelope) -> GeneratedImages:
+        return images_of(answer)
+
+    def job_call(self, request: VisualRequest, *, webhook: str | None = None) -> HttpCall:
+        if webhook is not None:
+            raise ValueError("the visual family takes no webhook")
+        return submit_call(request)
+
+    def submitted(self, request: VisualRequest, answer: Envelope) -> JobHandle:
+        return handle_of(request, submit_result(request.req_key, answer))
+
+    def poll_once(
+        self, handle: JobHandle, send: Sender, base_url: str
+    ) -> Flow[tuple[GeneratedImages | None, object]]:
+        call = get_result_call(
+            handle.model, handle.job_id, return_url=handle.return_url, logo_info=handle.logo_info
+        )
+        result = task_result(handle.model, handle.job_id, (yield from send(call)))
+        return finished_images(result), result.status
 
 
 ADAPTER = VisualAdapter()

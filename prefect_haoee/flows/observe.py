@@ -1,8 +1,8 @@
 """What a campaign run shows in the Prefect UI: progress, table, gallery, events.
 
-Updates are batched: the progress artifact moves every few percent, not per image
-(DESIGN.md "Performance facts"). Events: one per image (``haoee.image.generated`` /
-``haoee.image.failed``) when the campaign runs one task run per item; otherwise one
+Updates are batched: the progress artifact moves every few percent, not per image (each
+update is a call to the Prefect server). Events: one per image (``haoee.image.generated``
+/ ``haoee.image.failed``) when the campaign runs one task run per item; otherwise one
 ``haoee.images.generated`` / ``haoee.images.failed`` per ``EVENT_BATCH`` images whose
 payload lists each image (request hash, prompt id, variant, key, sha256, error): the
 server stores and matches one event instead of a hundred.

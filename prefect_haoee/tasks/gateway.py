@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 from prefect.cache_policies import NO_CACHE
 
 from prefect_haoee.blocks import HaoeeCredentials, resolve_settings
-from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, HaoeeClient
+from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, HaoeeClient, JobHandle
+from prefect_haoee.client.kinds import VISUAL_STEPS
 from prefect_haoee.client.requests.base import VisualRequest
-from prefect_haoee.tasks.gateway_calls import to_submitted
+from prefect_haoee.client.visual import handle_of
 from prefect_haoee.tasks.ledger import ledger_for, run_sync
 from prefect_haoee.tasks.ledger_entry import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
-from prefect_haoee.tasks.records import SubmittedGeneration
 from prefect_haoee.tasks.retry_rules import haoee_task
 from prefect_haoee.tasks.stored import paying_run
 
@@ -61,14 +61,15 @@ def submit_generation(
     credentials: HaoeeCredentials | None = None,
     model_name: str | None = None,
     bucket: Any | None = None,
-) -> SubmittedGeneration:
+) -> JobHandle:
     """Submit an async generation (paid). Its task id is committed as soon as it exists."""
 
-    async def call(client: AsyncHaoeeClient) -> SubmittedGeneration:
-        result = await client.submit(request, model_name=model_name)
-        return to_submitted(request, result.task_id, result.request_id)
+    async def call(client: AsyncHaoeeClient) -> JobHandle:
+        return handle_of(request, await client.submit(request, model_name=model_name))
 
-    return _through_ledger("submit", request, bucket, SUBMIT_EXPIRATION, credentials, call)
+    return _through_ledger(
+        VISUAL_STEPS.submit, request, bucket, SUBMIT_EXPIRATION, credentials, call
+    )
 
 
 @haoee_task("haoee-generate", "generate-{request.req_key}", paid=True, cache_policy=NO_CACHE)
@@ -83,23 +84,22 @@ def generate_image(
     async def call(client: AsyncHaoeeClient) -> GeneratedImages:
         return await client.generate(request, model_name=model_name)
 
-    return _through_ledger("generate", request, bucket, RESULT_URL_EXPIRATION, credentials, call)
+    step = VISUAL_STEPS.generate
+    return _through_ledger(step, request, bucket, RESULT_URL_EXPIRATION, credentials, call)
 
 
 @haoee_task(
     "haoee-wait",
-    "wait-{submitted.req_key}-{submitted.task_id}",
+    "wait-{submitted.model}-{submitted.job_id}",
     paid=False,
     cache_policy=NO_CACHE,
 )
 def wait_for_generation(
-    submitted: SubmittedGeneration,
+    submitted: JobHandle,
     timeout: float = 600.0,
     credentials: HaoeeCredentials | None = None,
 ) -> GeneratedImages:
     """Poll a submitted task until done (free: a rerun polls the committed task again).
     Raises on not_found/expired/deadline."""
     with HaoeeClient(resolve_settings(credentials)) as client:
-        return client.wait(
-            submitted.req_key, submitted.task_id, timeout=timeout, **submitted.poll_options()
-        )
+        return client.wait_generation(submitted, timeout=timeout)

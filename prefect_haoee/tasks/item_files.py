@@ -33,6 +33,11 @@ from prefect_haoee.tasks.storage import (
 SPOOL_BYTES = 8 * 1024 * 1024
 
 
+def default_stem(prefix: str, request_hash: str) -> str:
+    """``{prefix}/{request_hash}`` (the object name of an item without a plan's stem)."""
+    return f"{prefix.strip('/')}/{request_hash}" if prefix.strip("/") else request_hash
+
+
 class StoredFile(BaseModel):
     """One file of an answer, in S3 (its bucket key), with what the record tells of it."""
 

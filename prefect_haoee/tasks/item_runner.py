@@ -7,9 +7,10 @@ rules:
 
 * S3 first: an object named by the request hash is the item, no gateway call;
 * each paid step goes through the ledger (:mod:`~prefect_haoee.tasks.ledger`, in the output
-  bucket by default; :mod:`~prefect_haoee.tasks.gateway_calls` names the steps): another
-  run or machine paying for the same request is waited for and its answer taken, and a
-  crash resumes by polling the committed task, never by paying again;
+  bucket by default) under the names the request declares (``request.step_names``):
+  another run or machine paying for the same request is waited for and its answer taken,
+  and a crash resumes by polling the committed job, never by paying again; the calls are
+  the client's job protocol (``generate``, ``submit_job``, ``wait_generation``);
 * output moderation (50511/50519) is met with a new deterministic seed, at most
   ``max_reseeds`` times; a task that ended failed is submitted once more (with a new
   seed where the model has one); a task the gateway forgot (older than 12 h) is
@@ -21,6 +22,7 @@ rules:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ import anyio
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.blocks import HaoeeCredentials
-from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, TransportError
+from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages, JobHandle, TransportError
 from prefect_haoee.client.catalog import Mode
 from prefect_haoee.client.errors import (
     ContentRejectedError,
@@ -39,11 +41,10 @@ from prefect_haoee.client.errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from prefect_haoee.tasks import request_traits as traits
+from prefect_haoee.client.kinds import MEDIA_OF_KIND, ModeChoice
+from prefect_haoee.client.protocol import AnyRequest, resolve_mode
 from prefect_haoee.tasks.clients import ClientSpec, item_client
-from prefect_haoee.tasks.gateway_calls import Answer, Handle, calls_for, handle_id, request_id
-from prefect_haoee.tasks.gateway_calls import sources as answer_sources
-from prefect_haoee.tasks.item_files import StoredFile, store_files
+from prefect_haoee.tasks.item_files import StoredFile, default_stem, store_files
 from prefect_haoee.tasks.ledger import Ledger, ledger_for
 from prefect_haoee.tasks.ledger_entry import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.records import (
@@ -52,15 +53,20 @@ from prefect_haoee.tasks.records import (
     ImageRecord,
     StepTimings,
 )
-from prefect_haoee.tasks.request_traits import AnyRequest, ModeChoice
 from prefect_haoee.tasks.stored import paid_twice_with, paying_run, stored_record
 
-T = TypeVar("T", bound=Handle | Answer)
-PaidCall = Callable[[AsyncHaoeeClient, AnyRequest], Awaitable[T]]
+T = TypeVar("T", bound=JobHandle | GeneratedImages)
+PaidCall = Callable[[], Awaitable[T]]
 
 DEFAULT_MAX_RESEEDS = 2
 WAIT_TIMEOUTS = {"image": 600.0, "video": 1800.0, "music": 1800.0}
 """Default poll deadline per kind (seconds)."""
+
+
+def reseed(request_hash: str, attempt: int) -> int:
+    """A new, deterministic seed for the n-th retry after output moderation."""
+    digest = hashlib.sha256(f"{request_hash}:reseed:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2_147_483_647
 
 
 @dataclass(frozen=True)
@@ -94,13 +100,13 @@ class ItemRunner:
         self.paid_twice = False
         self.paid_by: str | None = None
         """The run that paid for the answer (this one, or the one the ledger names)."""
-        self.calls = calls_for(request)
+        self.steps = request.step_names
         self.original = self.request = request
         self.mode = mode
         self.wait_timeout = wait_timeout
         self.paid = self.reseeds = 0
         self.resumed = self.resubmitted = self.retried_failure = False
-        self.handle: Handle | None = None
+        self.handle: JobHandle | None = None
         self.gateway_request_id: str | None = None
         self.timings = StepTimings()
 
@@ -118,12 +124,12 @@ class ItemRunner:
         item read or paid before (its version), never for one another holder has since."""
 
         async def pay() -> T:
-            answer = await call(self.client, self.request)
+            answer = await call()
             self.paid += 1
             return answer
 
         key = self._key(step)
-        expiration = SUBMIT_EXPIRATION if step == self.calls.submit_step else RESULT_URL_EXPIRATION
+        expiration = SUBMIT_EXPIRATION if step == self.steps.submit else RESULT_URL_EXPIRATION
         replace = self.versions.get(key or "") if again else None
         outcome = await self.ledger.step(
             key,
@@ -137,29 +143,33 @@ class ItemRunner:
         self.paid_twice = self.paid_twice or outcome.paid_twice
         self.paid_by = outcome.paid_by or self.paid_by
         self.resumed = self.resumed or outcome.reused
-        self.gateway_request_id = request_id(outcome.value) or self.gateway_request_id
         return outcome.value
 
     async def _generate(self, again: bool = False) -> GeneratedImages:
         started = time.perf_counter()
-        images = await self._paid(self.calls.generate_step, self.calls.generate, again)
+        request = self.request
+        images = await self._paid(self.steps.generate, lambda: self.client.generate(request), again)
+        self.gateway_request_id = images.request_id or self.gateway_request_id
         self._took("generate_s", started)
         return images
 
-    async def _submit(self, again: bool = False) -> Handle:
+    async def _submit(self, again: bool = False) -> JobHandle:
         started = time.perf_counter()
-        self.handle = await self._paid(self.calls.submit_step, self.calls.submit, again)
+        request = self.request
+        handle = await self._paid(self.steps.submit, lambda: self.client.submit_job(request), again)
+        self.handle = handle
+        self.gateway_request_id = handle.gateway_request_id or self.gateway_request_id
         self._took("generate_s", started)
-        return self.handle
+        return handle
 
-    async def _wait(self, handle: Handle) -> Answer:
-        """Poll (free, so nothing is committed: a rerun polls the committed task again)."""
+    async def _wait(self, handle: JobHandle) -> GeneratedImages:
+        """Poll (free, so nothing is committed: a rerun polls the committed job again)."""
         started = time.perf_counter()
-        answer = await self.calls.wait(self.client, handle, self.wait_timeout)
+        answer = await self.client.wait_generation(handle, timeout=self.wait_timeout)
         self._took("wait_s", started)
         return answer
 
-    async def answer(self, *, refresh: bool = False, resubmit: bool = False) -> Answer:
+    async def answer(self, *, refresh: bool = False, resubmit: bool = False) -> GeneratedImages:
         """The finished answer: generated (sync) or submitted and waited for (async).
 
         ``refresh`` asks the gateway again instead of reading the committed answer (a sync
@@ -178,7 +188,7 @@ class ItemRunner:
             self.resubmitted = True  # the gateway forgot the task: once, and only once
             return await self._wait(await self._submit(again=True))
 
-    async def generate(self, max_reseeds: int) -> Answer:
+    async def generate(self, max_reseeds: int) -> GeneratedImages:
         """The paid answer, reseeding after output moderation at most ``max_reseeds`` times."""
         resubmit = False
         while True:
@@ -186,7 +196,7 @@ class ItemRunner:
                 again, resubmit = resubmit, False
                 return await self.answer(resubmit=again)
             except ContentRejectedError as exc:
-                if not exc.retryable or not traits.can_reseed(self.request):
+                if not exc.retryable or not self.request.can_reseed:
                     raise
                 if self.reseeds >= max_reseeds:
                     raise
@@ -198,16 +208,15 @@ class ItemRunner:
                 if self.retried_failure:
                     raise
                 self.retried_failure = True
-                resubmit = not traits.can_reseed(self.request)
+                resubmit = not self.request.can_reseed
                 if not resubmit:
                     self._reseed()
 
     def _reseed(self) -> None:
         self.reseeds += 1
-        seed = traits.reseed(self.original.request_hash, self.reseeds)
-        self.request = traits.with_seed(self.original, seed)
+        self.request = self.original.with_seed(reseed(self.original.request_hash, self.reseeds))
 
-    async def store(self, answer: Answer, place: Place) -> list[StoredFile]:
+    async def store(self, answer: GeneratedImages, place: Place) -> list[StoredFile]:
         """Fetch and store every file; file URLs that died are asked for again once."""
         try:
             files = await self._store_files(answer, place)
@@ -226,11 +235,11 @@ class ItemRunner:
             raise TransportError(f"the gateway answered no file for {self.original.request_hash}")
         return files
 
-    async def _store_files(self, answer: Answer, place: Place) -> list[StoredFile]:
+    async def _store_files(self, answer: GeneratedImages, place: Place) -> list[StoredFile]:
         return await store_files(
             self.client,
-            answer_sources(answer),
-            traits.media_type(self.original),
+            answer.sources(),
+            MEDIA_OF_KIND[self.original.kind],
             place.bucket,
             place.stem,
             self.metadata(place.metadata, place.payer),
@@ -243,8 +252,8 @@ class ItemRunner:
             **(given or {}),
             META_REQUEST_HASH: self.original.request_hash,
             "generated-hash": self.request.request_hash,
-            "req-key": traits.model_of(self.original),
-            "kind": traits.kind_of(self.original),
+            "req-key": self.original.model_id,
+            "kind": self.original.kind,
             "seed": self.request.seed_value,
             "mode": self.mode,
             "gateway-request-id": self.gateway_request_id,
@@ -255,15 +264,15 @@ class ItemRunner:
         return ImageRecord(
             request_hash=self.original.request_hash,
             generated_hash=self.request.request_hash,
-            kind=traits.kind_of(self.original),
-            req_key=traits.model_of(self.original),
+            kind=self.original.kind,
+            req_key=self.original.model_id,
             mode=self.mode,
             seed=self.request.seed_value,
             bucket=bucket,
             **files[0].record_fields(),
             extra_keys=[f.key for f in files[1:]],
             gateway_request_id=self.gateway_request_id,
-            task_id=handle_id(self.handle) if self.handle is not None else None,
+            task_id=self.handle.job_id if self.handle is not None else None,
             cost_units=self.paid,
             paid_by=payer if self.paid else self.paid_by,
             paid_twice_with=paid_twice_with(
@@ -300,13 +309,13 @@ async def produce_item(
     shared one of ``client_spec`` (``tasks.clients``), else one from ``credentials``.
     """
     started = time.perf_counter()
-    chosen = traits.resolve_mode(request, mode)
-    stem = object_stem or traits.default_stem(prefix, request.request_hash)
+    chosen = resolve_mode(request, mode)
+    stem = object_stem or default_stem(prefix, request.request_hash)
     if skip_if_stored:
         found = await anyio.to_thread.run_sync(stored_record, request, bucket, stem, chosen)
         if found is not None:
             return found
-    timeout = wait_timeout if wait_timeout is not None else WAIT_TIMEOUTS[traits.kind_of(request)]
+    timeout = wait_timeout if wait_timeout is not None else WAIT_TIMEOUTS[request.kind]
     ledger = ledger_for(bucket)
     http, own_client = await item_client(client, credentials, client_spec)
     payer = paying_run()

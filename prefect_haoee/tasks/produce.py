@@ -14,14 +14,10 @@ from typing import Any, cast
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import TaskRunNameCallbackWithParameters
 
-from prefect_haoee.tasks.item_runner import DEFAULT_MAX_RESEEDS, produce_item
-from prefect_haoee.tasks.request_traits import (
-    ModeChoice,
-    default_stem,
-    model_of,
-    reseed,
-    resolve_mode,
-)
+from prefect_haoee.client.kinds import ModeChoice
+from prefect_haoee.client.protocol import resolve_mode
+from prefect_haoee.tasks.item_files import default_stem
+from prefect_haoee.tasks.item_runner import DEFAULT_MAX_RESEEDS, produce_item, reseed
 from prefect_haoee.tasks.retry_rules import haoee_task
 
 __all__ = [
@@ -36,7 +32,7 @@ __all__ = [
 
 def produce_run_name(parameters: dict[str, Any]) -> str:
     """``produce-{model}``: the task run name of one item."""
-    return f"produce-{model_of(parameters['request'])}"
+    return f"produce-{parameters['request'].model_id}"
 
 
 produce_image = haoee_task(

@@ -6,40 +6,17 @@ None of them holds a secret: requests carry no key, and the key lives only in se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.client.catalog import Mode
-from prefect_haoee.client.requests.base import LogoInfo
-from prefect_haoee.tasks.request_traits import AnyRequest, kind_of, model_of
+from prefect_haoee.client.protocol import AnyRequest
 
 META_SHA256 = "sha256"
 META_REQUEST_HASH = "request-hash"
 META_PAID_BY = "paid-by-run"
 """S3 metadata: the flow run (or, outside a flow, the task run) that paid for the object."""
-
-
-class SubmittedGeneration(BaseModel):
-    """An accepted async submission, persisted as soon as the gateway answers."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request_hash: str
-    req_key: str
-    task_id: str
-    seed: int | None = None
-    deterministic: bool = True
-    return_url: bool = True
-    logo_info: LogoInfo | None = None
-    """Output options are applied when polling (GetResult's req_json), not at submit."""
-    gateway_request_id: str | None = None
-    submitted_at: datetime
-
-    def poll_options(self) -> dict[str, Any]:
-        """The output options each poll sends (GetResult's req_json)."""
-        return {"return_url": self.return_url, "logo_info": self.logo_info}
 
 
 class StoredObject(BaseModel):
@@ -157,8 +134,8 @@ class ImageRecord(BaseModel):
         return cls(
             request_hash=request.request_hash,
             generated_hash=meta.get("generated-hash", request.request_hash),
-            kind=kind_of(request),
-            req_key=model_of(request),
+            kind=request.kind,
+            req_key=request.model_id,
             mode=mode,
             seed=_int(meta.get("seed")) if meta.get("seed") else request.seed_value,
             bucket=bucket,

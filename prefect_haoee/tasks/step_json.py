@@ -5,12 +5,15 @@ paid steps (:mod:`~prefect_haoee.tasks.ledger`). Pickle would tie an entry to th
 of the version that wrote it, and an entry a newer worker could not read would be paid
 again. Answers are therefore written as::
 
-    {"format": "prefect-haoee/step", "version": 1, "type": "SubmittedGeneration",
+    {"format": "prefect-haoee/step", "version": 1, "type": "JobHandle",
      "value": {...the model's JSON fields...}}
 
 ``type`` is a stable name listed in :data:`STEP_TYPES` (not a Python import path, so a
 class may move between modules); ``value`` is validated by that model on reading, so
-fields added later with defaults keep old records readable. A document that does not fit
+fields added later with defaults keep old records readable. Types earlier versions
+committed and this one no longer writes are read through :data:`LEGACY_TYPES` into the
+types of today: a visual ``SubmittedGeneration`` becomes the :class:`JobHandle` of its
+task, a family's finished ``JobState`` its :class:`GeneratedImages`. A document that does not fit
 (another format, a newer version, an unknown type, invalid fields) raises
 :class:`~prefect_haoee.tasks.errors.UnreadableStepError`: never "not there".
 """
@@ -18,14 +21,17 @@ fields added later with defaults keep old records readable. A document that does
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from prefect_haoee.client.families.base import JobHandle, JobState
+from prefect_haoee.client.families.base import JobState
+from prefect_haoee.client.handles import JobHandle
+from prefect_haoee.client.requests.base import LogoInfo
 from prefect_haoee.client.responses import GeneratedImages
 from prefect_haoee.tasks.errors import UnreadableStepError
-from prefect_haoee.tasks.records import SubmittedGeneration
 
 STEP_FORMAT = "prefect-haoee/step"
 STEP_VERSION = 1
@@ -33,11 +39,52 @@ STEP_VERSION = 1
 
 STEP_TYPES: dict[str, type[BaseModel]] = {
     "GeneratedImages": GeneratedImages,
-    "SubmittedGeneration": SubmittedGeneration,
     "JobHandle": JobHandle,
-    "JobState": JobState,
 }
-"""Stable names of the values a step may commit. Never rename an entry; add new ones."""
+"""Stable names of the values a step commits now: the job protocol's one answer type and
+its one handle type. Never rename an entry; add new ones."""
+
+
+class SubmittedGenerationV1(BaseModel):
+    """The visual API's accepted submission as versions before the job protocol committed
+    it (read only: it decodes to the :class:`JobHandle` of the same task)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_hash: str
+    req_key: str
+    task_id: str
+    seed: int | None = None
+    deterministic: bool = True
+    return_url: bool = True
+    logo_info: LogoInfo | None = None
+    gateway_request_id: str | None = None
+    submitted_at: datetime
+
+    def upgraded(self) -> JobHandle:
+        return JobHandle(
+            family="visual",
+            kind="image",
+            job_id=self.task_id,
+            request_hash=self.request_hash,
+            model=self.req_key,
+            seed=self.seed if self.deterministic else -1,
+            return_url=self.return_url,
+            logo_info=self.logo_info,
+            gateway_request_id=self.gateway_request_id,
+            submitted_at=self.submitted_at,
+        )
+
+
+def _finished_job(state: JobState) -> GeneratedImages:
+    return state.answer()
+
+
+LEGACY_TYPES: dict[str, tuple[type[BaseModel], Callable[[Any], BaseModel]]] = {
+    "SubmittedGeneration": (SubmittedGenerationV1, SubmittedGenerationV1.upgraded),
+    "JobState": (JobState, _finished_job),
+}
+"""Types earlier versions committed: the model that reads each, and its value today."""
 
 _NAME_OF = {cls: name for name, cls in STEP_TYPES.items()}
 
@@ -65,14 +112,18 @@ def decode_step(document: Any, where: str = "committed step") -> Any:
             f"{where}: format version {version!r} is not readable by this version of "
             f"prefect-haoee (reads 1..{STEP_VERSION}): upgrade it"
         )
-    cls = STEP_TYPES.get(str(document.get("type")))
+    name = str(document.get("type"))
+    cls, upgrade = STEP_TYPES.get(name), None
+    if cls is None and name in LEGACY_TYPES:
+        cls, upgrade = LEGACY_TYPES[name]
     if cls is None:
         raise UnreadableStepError(f"{where}: unknown step type {document.get('type')!r}")
     try:
-        return cls.model_validate(document.get("value"))
+        value = cls.model_validate(document.get("value"))
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "value" for e in exc.errors())
-        raise UnreadableStepError(f"{where}: invalid {cls.__name__} ({fields})") from None
+        raise UnreadableStepError(f"{where}: invalid {name} ({fields})") from None
+    return upgrade(value) if upgrade is not None else value
 
 
 def dumps_step(value: Any) -> bytes:

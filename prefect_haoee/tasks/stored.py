@@ -12,8 +12,8 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.protocol import AnyRequest
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.request_traits import AnyRequest
 from prefect_haoee.tasks.storage import find_stored, full_key, head_object
 
 

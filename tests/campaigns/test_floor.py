@@ -1,4 +1,4 @@
-"""The campaigns floor imports no Prefect and nothing above the client (DESIGN.md floors)."""
+"""The campaigns floor imports no Prefect and nothing above the client (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The client floor imports no Prefect module (DESIGN.md floor 1)."""
+"""The client floor imports no Prefect module (docs/architecture.md, floor 1)."""
 
 from __future__ import annotations
 

@@ -102,6 +102,7 @@ def test_sync_and_async_clients_offer_the_same_calls() -> None:
         "submit_job",
         "get_job",
         "wait_job",
+        "wait_generation",
         "download",
         "download_media",
     ]

@@ -358,7 +358,7 @@ def test_two_campaigns_with_their_own_prefixes_on_two_machines_pay_each_shared_r
     assert gateway.calls[KEY_B] == 5
     assert result_a["done"] == result_b["done"] == 15
     assert result_a["paid_twice"] == result_b["paid_twice"] == 0
-    assert len([k for k in list_keys(s3, bucket, "twin-b/") if k.endswith(".png")]) == 15
+    assert len([k for k in list_keys(s3, bucket, "campaigns/twin-b/") if k.endswith(".png")]) == 15
 
 
 @pytest.mark.timeout(900)

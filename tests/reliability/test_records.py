@@ -64,7 +64,7 @@ def test_committed_steps_are_versioned_json(
     assert entry["format"] == "prefect-haoee/ledger" and entry["state"] == "done"
     document = entry["step"]
     assert document["format"] == STEP_FORMAT and document["version"] == 1
-    assert document["type"] == ("GeneratedImages" if step == "generate" else "SubmittedGeneration")
+    assert document["type"] == ("GeneratedImages" if step == "generate" else "JobHandle")
     assert sim.stats()["billable_generations"] == 1
 
     # Another run (the image gone from S3) reads the JSON entry: nothing paid again.
@@ -90,7 +90,7 @@ def test_version_1_documents_stay_readable() -> None:
             },
         }
     )
-    assert submitted.task_id == "t-1" and submitted.return_url is True
+    assert submitted.job_id == "t-1" and submitted.return_url is True
     images = decode_step(
         {
             "format": "prefect-haoee/step",

@@ -13,10 +13,11 @@ import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from prefect_haoee.client import AnyRequest, resolve_mode
 from prefect_haoee.client.families import SoraVideoRequest, SunoInspirationRequest
+from prefect_haoee.client.kinds import FAMILY_STEPS, VISUAL_STEPS
 from prefect_haoee.tasks.item_runner import produce_item
 from prefect_haoee.tasks.records import ENTRY_FIELDS, ImageRecord
-from prefect_haoee.tasks.request_traits import AnyRequest, kind_of, model_of, resolve_mode
 from tests.tasks.produce_support import async_request, sync_request
 
 pytestmark = pytest.mark.integration
@@ -64,18 +65,33 @@ def test_a_batch_task_produces_every_kind_and_a_rerun_pays_nothing(
     assert stored[2].duration_s == pytest.approx(first[2].duration_s)
 
 
-def test_requests_declare_kind_model_and_mode() -> None:
+def test_requests_declare_family_kind_model_mode_and_steps() -> None:
     music = SunoInspirationRequest(gpt_description_prompt="a jingle")
-    assert (kind_of(music), model_of(music), resolve_mode(music, "auto")) == (
+    assert (music.family, music.kind, resolve_mode(music, "auto"), music.step_names) == (
+        "suno",
         "music",
-        music.model_id,
         "async",
+        FAMILY_STEPS,
     )
+    assert music.model_id and not music.can_reseed
     image = sync_request(1)
-    assert (kind_of(image), model_of(image), resolve_mode(image, "auto")) == (
+    assert (image.family, image.kind, image.model_id, resolve_mode(image, "auto")) == (
+        "visual",
         "image",
         "high_aes_general_v20_L",
         "sync",
+    )
+    assert image.step_names == VISUAL_STEPS and image.can_reseed
+    # The names earlier versions committed under: never renamed.
+    assert (VISUAL_STEPS.generate, VISUAL_STEPS.submit, VISUAL_STEPS.wait_of("t")) == (
+        "generate",
+        "submit",
+        "wait-t",
+    )
+    assert (FAMILY_STEPS.generate, FAMILY_STEPS.submit, FAMILY_STEPS.wait_of("j")) == (
+        "images-generate",
+        "job-submit",
+        "job-wait-j",
     )
 
 

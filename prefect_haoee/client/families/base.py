@@ -1,19 +1,21 @@
-"""What every non-visual family adapter shares: job handles and states, default calls,
-and reading answers through the one error reader (:mod:`prefect_haoee.client.answers`).
+"""What every non-visual family adapter shares: job states, default calls, the job
+protocol (:mod:`prefect_haoee.client.protocol`) written once for all of them, and reading
+answers through the one error reader (:mod:`prefect_haoee.client.answers`).
 
 Nothing here is a guess about one family's shapes: those live in the family's own module
 (``openai_images``, ``video_sora``, ``video_minimax``, ``video_kling``, ``music_suno``), so
 a correction is a one-file change. Request identity is in :mod:`.identity`, answer walking
-in :mod:`.reading`; both are re-exported here for older imports.
+in :mod:`.reading`, polled job states in :mod:`.states`; all are re-exported here for older
+imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.client.answers import (
     GATEWAY_CODE_RANGE,
@@ -48,8 +50,12 @@ from prefect_haoee.client.families.reading import (
     submitted_id,
     unwrap,
 )
+from prefect_haoee.client.families.states import JobState, needs_file_lookup, raise_for_job
+from prefect_haoee.client.flow import Flow, Sender
+from prefect_haoee.client.handles import JobHandle
 from prefect_haoee.client.redact import Scrubber
 from prefect_haoee.client.registry import ModelFamily, register
+from prefect_haoee.client.responses import GeneratedImages
 
 __all__ = [
     "COMMON_STATUSES",
@@ -76,55 +82,13 @@ __all__ = [
     "first_present",
     "image_identity",
     "is_success_code",
+    "needs_file_lookup",
     "normalise_status",
     "parse_progress",
+    "raise_for_job",
     "submitted_id",
     "unwrap",
 ]
-
-
-class JobHandle(BaseModel):
-    """An accepted (billed) submission: poll it with ``get_job``/``wait_job``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    family: str
-    """The adapter's family (``FamilyName`` for the built-in ones; an adapter module may
-    add another, so this is not a closed set at runtime)."""
-    kind: MediaKind
-    job_id: str
-    request_hash: str
-    model: str
-    variant: str | None = None
-    """Family sub-route (Kling ``text2video``/``image2video``; images ``generations``/``edits``)."""
-
-
-class JobState(BaseModel):
-    """One poll of a job, normalised across families."""
-
-    model_config = ConfigDict(frozen=True)
-
-    family: str
-    job_id: str
-    status: JobStatus
-    raw_status: str | None = None
-    """The status string the gateway sent (for logs)."""
-    file_urls: list[str] = Field(default_factory=list)
-    """Produced files: URLs (for images possibly inline base64, which ``download`` accepts)."""
-    file_ids: list[str] = Field(default_factory=list)
-    """Files the family names by id only (MiniMax): the client resolves them to URLs."""
-    error: str | None = None
-    error_code: str | None = None
-    moderated: bool = False
-    """The failure is a moderation refusal (raised as ``ContentRejectedError``)."""
-    progress: float | None = None
-    """0..1 when the gateway says."""
-    extras: dict[str, Any] = Field(default_factory=dict, repr=False)
-    """Family extras (suno clip titles/durations, sora size/seconds...)."""
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "failed")
 
 
 class FamilyAdapter:
@@ -177,6 +141,58 @@ class FamilyAdapter:
                 adapter=self,
             )
         )
+
+    # -- the job protocol (client.protocol.JobAdapter), the same for every family --------
+
+    def generate_call(self, request: FamilyRequest, model_name: str | None = None) -> HttpCall:
+        """The paid synchronous call (a family that has one overrides :meth:`sync_call`)."""
+        if model_name is not None:
+            raise ValueError(f"the {self.family} family takes no model_name")
+        self.check_request(request)
+        return self.sync_call(request)
+
+    def generated(self, answer: Any) -> GeneratedImages:
+        """The finished answer of :meth:`generate_call` (an answer without a file is unusable)."""
+        raise TransportError(f"the {self.family} family answers no synchronous generation")
+
+    def job_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
+        """The paid submission of ``request`` (``webhook`` only where the family takes one)."""
+        self.check_request(request)
+        if webhook is not None and not self.supports_webhook:
+            raise ValueError(f"the {self.family} family takes no webhook")
+        return self.submit_call(request, webhook=webhook)
+
+    def submitted(self, request: FamilyRequest, answer: Any) -> JobHandle:
+        """The handle of an accepted submission (its answer holds the job id)."""
+        return self.handle_for(request, self.parse_submit(answer))
+
+    def poll_once(
+        self, handle: JobHandle, send: Sender, base_url: str
+    ) -> Flow[tuple[GeneratedImages | None, object]]:
+        """One poll: the answer once the job succeeded (raise if it failed), else None."""
+        state = yield from self.poll_flow(handle, send, base_url)
+        if not state.finished:
+            return None, state.raw_status
+        return raise_for_job(state).answer(), state.raw_status
+
+    def poll_flow(self, handle: JobHandle, send: Sender, base_url: str) -> Flow[JobState]:
+        """One poll's state; file ids (MiniMax) resolved to download URLs once succeeded."""
+        state = self.parse_poll((yield from send(self.poll_call(handle))), handle, base_url)
+        if needs_file_lookup(state):
+            urls = []
+            for file_id in state.file_ids:
+                urls.append(self.parse_file((yield from send(self.file_call(handle, file_id)))))
+            state = state.model_copy(update={"file_urls": urls})
+        return state
+
+    def check_request(self, request: object) -> None:
+        if not isinstance(request, self.request_types):
+            raise TypeError(f"{type(request).__name__} is not a {self.family} request")
+
+    # -- the hooks a family fills ----------------------------------------------------------
+
+    def sync_call(self, request: FamilyRequest) -> HttpCall:
+        raise TypeError(f"generate takes an images request, not {type(request).__name__}")
 
     def submit_call(self, request: FamilyRequest, *, webhook: str | None = None) -> HttpCall:
         if not isinstance(request, self.request_types):
@@ -303,6 +319,8 @@ class FamilyAdapter:
             request_hash=request.request_hash,
             model=request.model_id,
             variant=request.variant,
+            seed=request.seed_value,
+            submitted_at=datetime.now(timezone.utc),
         )
 
     def state(self, handle: JobHandle, status: JobStatus, raw: Any, **fields: Any) -> JobState:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
+from prefect_haoee.client.catalog import Mode
+from prefect_haoee.client.kinds import FAMILY_STEPS, MediaKind, ModeChoice, StepNames
 from prefect_haoee.client.requests.base import base64_identity
 from prefect_haoee.client.requests.rules import GUESSED_INPUT_LIMITS, InputLimits, WireImage
 
-FamilyName = Literal["openai_images", "sora", "minimax", "kling", "suno"]
-"""Which wire format a job speaks (one client module each)."""
+__all__ = ["FamilyName", "FamilyRequest", "MediaKind", "image_identity"]
 
-MediaKind = Literal["image", "video", "music"]
-"""What a request produces (the campaign item ``kind``)."""
+FamilyName: TypeAlias = str
+"""Which wire format a job speaks: the name its adapter module registers (``openai_images``,
+``sora``, ``minimax``, ``kling``, ``suno`` built in; an adapter module may add another)."""
 
 
 class FamilyRequest(BaseModel):
@@ -34,6 +36,8 @@ class FamilyRequest(BaseModel):
 
     family: ClassVar[FamilyName]
     kind: ClassVar[MediaKind]
+    step_names: ClassVar[StepNames] = FAMILY_STEPS
+    """The names its paid steps are committed under (the job protocol's, every family)."""
     delivery_fields: ClassVar[frozenset[str]] = frozenset()
     image_fields: ClassVar[frozenset[str]] = frozenset()
     """Fields holding input images: in the hash, inline images count by content."""
@@ -118,6 +122,23 @@ class FamilyRequest(BaseModel):
     def is_deterministic(self) -> bool:
         """False only for ``seed=-1``: such a request must never be cached."""
         return self.seed_value != -1
+
+    @property
+    def can_reseed(self) -> bool:
+        """True when a copy with another seed is the same item (the model has a seed)."""
+        return "seed" in type(self).model_fields
+
+    def with_seed(self, seed: int) -> FamilyRequest:
+        """A copy with another seed (used for retries after output moderation)."""
+        if not self.can_reseed:
+            raise ValueError(f"{type(self).__name__} has no seed parameter")
+        return type(self).model_validate({**self.model_dump(exclude_none=True), "seed": seed})
+
+    def mode_for(self, choice: ModeChoice) -> Mode:
+        """Video and music are jobs (async); images are sync unless ``async`` is asked."""
+        if self.kind != "image":
+            return "async"
+        return "async" if choice == "async" else "sync"
 
 
 def image_identity(value: Any) -> Any:

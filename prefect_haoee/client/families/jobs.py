@@ -1,26 +1,24 @@
-"""The family-agnostic job protocol, without I/O: which family a request speaks, how a
-call's answer is read, and what a finished job means.
+"""The families' request unions and the registry's adapters, without I/O.
 
-Shared by the sync and async clients (``submit_job``/``get_job``/``wait_job``/
-``generate_images``), so both behave the same byte for byte.
+The job protocol itself (generate, submit, poll) is written once in
+:class:`~prefect_haoee.client.families.base.FamilyAdapter`; the helpers here find the
+adapter that the registry holds for a request or a handle.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from prefect_haoee.client.calls import HttpCall
-from prefect_haoee.client.errors import ContentRejectedError, TaskFailedError, TransportError
 from prefect_haoee.client.families import base as fam
+from prefect_haoee.client.families.base import needs_file_lookup, raise_for_job
 from prefect_haoee.client.families.music_suno import (
     SunoCustomRequest,
     SunoInspirationRequest,
 )
-from prefect_haoee.client.families.openai_images import ADAPTER as OPENAI_IMAGES
 from prefect_haoee.client.families.openai_images import (
     ImageEditRequest,
     ImageGenerationRequest,
-    images_from_answer,
 )
 from prefect_haoee.client.families.video_kling import (
     KlingImage2VideoRequest,
@@ -28,8 +26,25 @@ from prefect_haoee.client.families.video_kling import (
 )
 from prefect_haoee.client.families.video_minimax import MinimaxVideoRequest
 from prefect_haoee.client.families.video_sora import SoraVideoRequest
+from prefect_haoee.client.kinds import MEDIA_OF_KIND, MediaType
 from prefect_haoee.client.registry import family_named
-from prefect_haoee.client.responses import GeneratedImages
+
+__all__ = [
+    "MEDIA_OF_KIND",
+    "ImagesRequest",
+    "JobRequest",
+    "MediaType",
+    "adapter_for",
+    "adapter_named",
+    "file_call",
+    "file_url",
+    "job_handle",
+    "job_state",
+    "needs_file_lookup",
+    "poll_call",
+    "raise_for_job",
+    "submit_call",
+]
 
 JobRequest = (
     ImageGenerationRequest
@@ -41,18 +56,12 @@ JobRequest = (
     | SunoInspirationRequest
     | SunoCustomRequest
 )
-"""Every request ``submit_job`` takes."""
+"""The built-in families' requests: a union for typing and for parsing saved work items.
+``submit_job`` takes any request; a family added by an adapter module alone is not in
+this union (its requests pass as a ``FamilyRequest``)."""
 
 ImagesRequest = ImageGenerationRequest | ImageEditRequest
 """What ``generate_images`` takes."""
-
-MediaType = Literal["video", "audio"]
-MEDIA_OF_KIND: dict[fam.MediaKind, MediaType | None] = {
-    "image": None,
-    "video": "video",
-    "music": "audio",
-}
-"""The ``download_media`` kind of a job's files (images go through ``download``)."""
 
 
 def adapter_named(family: str) -> fam.FamilyAdapter:
@@ -65,34 +74,16 @@ def adapter_named(family: str) -> fam.FamilyAdapter:
 
 def adapter_for(request: fam.FamilyRequest) -> fam.FamilyAdapter:
     adapter = adapter_named(request.family)
-    if not isinstance(request, adapter.request_types):
-        raise TypeError(f"{type(request).__name__} is not a {request.family} request")
+    adapter.check_request(request)
     return adapter
 
 
 def submit_call(request: fam.FamilyRequest, *, webhook: str | None = None) -> HttpCall:
-    adapter = adapter_for(request)
-    if webhook is not None and not adapter.supports_webhook:
-        raise ValueError(f"the {adapter.family} family takes no webhook")
-    return adapter.submit_call(request, webhook=webhook)
-
-
-def images_call(request: fam.FamilyRequest) -> HttpCall:
-    if not isinstance(request, (ImageGenerationRequest, ImageEditRequest)):
-        raise TypeError(f"generate_images takes an images request, not {type(request).__name__}")
-    return OPENAI_IMAGES.generate_call(request)
-
-
-def images_answer(payload: Any) -> GeneratedImages:
-    images = images_from_answer(payload)
-    if images.count == 0:
-        raise TransportError("the images call succeeded without an image")
-    return images
+    return adapter_named(request.family).job_call(request, webhook=webhook)
 
 
 def job_handle(request: fam.FamilyRequest, payload: Any) -> fam.JobHandle:
-    adapter = adapter_for(request)
-    return adapter.handle_for(request, adapter.parse_submit(payload))
+    return adapter_for(request).submitted(request, payload)
 
 
 def poll_call(handle: fam.JobHandle) -> HttpCall:
@@ -109,23 +100,3 @@ def file_call(handle: fam.JobHandle, file_id: str) -> HttpCall:
 
 def file_url(handle: fam.JobHandle, payload: Any) -> str:
     return adapter_named(handle.family).parse_file(payload)
-
-
-def needs_file_lookup(state: fam.JobState) -> bool:
-    return state.status == "succeeded" and bool(state.file_ids) and not state.file_urls
-
-
-def raise_for_job(state: fam.JobState) -> fam.JobState:
-    """A succeeded state with files, or the error a finished-but-unusable job means.
-
-    ``failed`` -> :class:`ContentRejectedError` for a moderation refusal, else
-    :class:`TaskFailedError` (polling again answers the same: only a new submission helps).
-    """
-    if state.status == "failed":
-        text = f"{state.family} job {state.job_id} failed: {state.error or 'no reason given'}"
-        if state.moderated:
-            raise ContentRejectedError(text)
-        raise TaskFailedError(text)
-    if state.status == "succeeded" and not state.file_urls:
-        raise TransportError(f"{state.family} job {state.job_id} succeeded without a file")
-    return state

@@ -127,8 +127,14 @@ class OpenAIImagesAdapter(fam.FamilyAdapter):
     example = "nano-banana"
     rank = 5
 
-    def generate_call(self, request: fam.FamilyRequest) -> fam.HttpCall:
+    def sync_call(self, request: fam.FamilyRequest) -> fam.HttpCall:
         return _call(request, "generate", ())
+
+    def generated(self, answer: Any) -> GeneratedImages:
+        images = images_from_answer(answer)
+        if images.count == 0:
+            raise TransportError("the images call succeeded without an image")
+        return images
 
     def submit_call(
         self, request: fam.FamilyRequest, *, webhook: str | None = None

@@ -1,7 +1,9 @@
 """Shared pieces of every Volcengine visual request model.
 
-A request model is the unit of identity (DESIGN.md): its canonical JSON, hashed with
-sha256, is the *request hash* used as cache key, S3 object name and manifest id.
+A request model is the unit of identity: its canonical JSON, hashed with sha256, is the
+*request hash* used as cache key, S3 object name and manifest id. Like every request of
+the job protocol (:mod:`prefect_haoee.client.protocol`) it declares its ``family``,
+``kind``, billed ``model_id``, ``step_names`` and whether it ``can_reseed``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from prefect_haoee.client.catalog import CATALOG, Mode
+from prefect_haoee.client.kinds import VISUAL_STEPS, MediaKind, ModeChoice, StepNames
 from prefect_haoee.client.requests.rules import (
     GUESSED_INPUT_LIMITS,
     InputLimits,
@@ -109,6 +113,11 @@ class VisualRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    family: ClassVar[str] = "visual"
+    """The adapter of the Volcengine visual API (``POST /volcv/v1``) in the registry."""
+    kind: ClassVar[MediaKind] = "image"
+    step_names: ClassVar[StepNames] = VISUAL_STEPS
+    """The names its paid steps are committed under."""
     min_images: ClassVar[int] = 0
     max_images: ClassVar[int] = 0
     base64_only: ClassVar[bool] = False
@@ -249,9 +258,29 @@ class VisualRequest(BaseModel):
     def request_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
+    @property
+    def model_id(self) -> str:
+        """The model this request is billed under: its ``req_key``."""
+        return self.req_key
+
+    @property
+    def can_reseed(self) -> bool:
+        """True when a copy with another seed is the same item (the model has a seed)."""
+        return "seed" in type(self).model_fields
+
+    def mode_for(self, choice: ModeChoice) -> Mode:
+        """``auto``: the catalog's preferred mode (sync for a model it does not list); an
+        explicit mode the model does not serve is a ``ValueError``."""
+        spec = CATALOG.get(self.req_key)
+        if choice == "auto":
+            return spec.preferred_mode if spec else "sync"
+        if spec is not None and not spec.supports(choice):
+            raise ValueError(f"{spec.req_key} does not support mode {choice!r} (only {spec.modes})")
+        return choice
+
     def with_seed(self, seed: int) -> VisualRequest:
         """A copy with another seed (used for retries after output moderation)."""
-        if "seed" not in type(self).model_fields:
+        if not self.can_reseed:
             raise ValueError(f"{self.req_key} has no seed parameter")
         data = self.model_dump(exclude_none=True)
         data["seed"] = seed
