@@ -23,8 +23,15 @@ HERE = Path(__file__).parent
 COUNT = 6
 
 
-def committed_submits(storage: Path) -> int:
-    return len(list(storage.glob("haoee-submit-*"))) if storage.exists() else 0
+def committed_submits(bucket: Any) -> int:
+    """Done submit entries in the bucket's ledger (``tasks.ledger_s3``)."""
+    s3 = bucket.credentials.get_s3_client()
+    listed = s3.list_objects_v2(Bucket=bucket.bucket_name, Prefix=".haoee-ledger/haoee-submit-")
+    done = 0
+    for item in listed.get("Contents", []):
+        body = s3.get_object(Bucket=bucket.bucket_name, Key=item["Key"])["Body"].read()
+        done += b'"state": "done"' in body
+    return done
 
 
 def test_sigkill_after_submit_then_rerun_pays_nothing_more(
@@ -36,7 +43,7 @@ def test_sigkill_after_submit_then_rerun_pays_nothing_more(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     storage = state_dir / "results"
-    before = committed_submits(storage)
+    before = committed_submits(s3_bucket)
     config = SimulatorConfig(
         api_keys=simulator.config.api_keys,
         latency_ms=5,
@@ -69,7 +76,7 @@ def test_sigkill_after_submit_then_rerun_pays_nothing_more(
         try:
             # Wait (bounded) for the external process to commit every submit.
             deadline = time.monotonic() + 120
-            while committed_submits(storage) - before < COUNT:
+            while committed_submits(s3_bucket) - before < COUNT:
                 assert proc.poll() is None, proc.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "submits were not committed in time"
                 time.sleep(0.1)
