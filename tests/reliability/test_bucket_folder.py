@@ -58,8 +58,8 @@ def test_every_kind_lands_where_the_manifest_says_and_a_rerun_is_free(
     everything = set(list_keys(s3, bucket.bucket_name))
     root = folder.strip("/") + "/"
     assert all(key.startswith(root) for key in everything), sorted(everything)
-    # Paid-step claims (the cross-machine lock) live in the same folder, apart from outputs.
-    stored = {key for key in everything if "/.haoee-claims/" not in key}
+    # The ledger of paid steps lives in the same folder, apart from the outputs.
+    stored = {key for key in everything if "/.haoee-ledger/" not in key}
     assert result.manifest_key in stored
     manifest = read_json(s3, bucket.bucket_name, result.manifest_key)
     keys = {k for e in manifest["items"] for k in [e["key"], *e["extra_keys"]]}
