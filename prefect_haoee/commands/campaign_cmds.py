@@ -109,6 +109,23 @@ def missing_key_problem(campaign: Campaign) -> CampaignError | None:
     return CampaignError([Problem("environment", "HAOEE_API_KEY", message)])
 
 
+def ledger_problem(as_json: bool) -> int | None:
+    """``HAOEE_LOCK_*`` checked before the flow: a bad value is one located problem (exit
+    2), a Redis ledger that does not answer is unreachable (exit 3); None when usable."""
+    from prefect_haoee.tasks.errors import LockBackendError, LockConfigurationError
+    from prefect_haoee.tasks.ledger import check_ledger
+
+    try:
+        check_ledger()
+    except LockConfigurationError as exc:
+        name, _, message = exc.message.partition(": ")
+        show_problems(CampaignError([Problem("environment", name, message)]), as_json)
+        return EXIT_INVALID
+    except LockBackendError as exc:
+        return report_unreachable(Unreachable(exc.message), as_json, "check HAOEE_LOCK_URL")
+    return None
+
+
 def report_unreachable(exc: BaseException, as_json: bool, hint: str = "") -> int:
     message = str(exc)
     hint = hint or getattr(exc, "hint", "")
@@ -169,6 +186,9 @@ def run(path: Path, run_date: date, as_json: bool) -> int:
             return report_unreachable(
                 Unreachable(reason), as_json, "check HAOEE_BASE_URL and the network"
             )
+        ledger = ledger_problem(as_json)
+        if ledger is not None:
+            return ledger
     with ExitStack() as stack:
         from prefect_haoee.commands.prefect_server import PrefectUnreachable, connect
 

@@ -128,6 +128,20 @@ class Outcome(Generic[T]):
 _local_locks = PerProcess(LocalLocks)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A paid answer not yet written to its entry (the store did not answer)."""
+
+    holder: str
+    step: dict[str, Any]
+    expires: datetime
+    payer: str
+
+
+_PENDING: dict[tuple[str, str], _Pending] = {}
+"""Answers paid in this process whose entry could not be finished, by store and key."""
+
+
 class Ledger:
     """Paid steps in one store, serialised on this machine by its lock files."""
 
@@ -161,6 +175,16 @@ class Ledger:
                 raise self._not_obtained(key, "another process on this machine")
             await asyncio.sleep(LOCAL_POLL)
         try:
+            pending = _PENDING.get((self.store.where, key))
+            if pending is not None:
+                # An earlier attempt here paid and could not write the answer: finish it
+                # now (or keep it) and read it, never pay again.
+                finished = await self._finish(key, pending)
+                value = decode_step(pending.step, f"{self.store.where}: entry {key!r}")
+                version = version_of(
+                    done_entry(key, pending.holder, pending.step, pending.expires, pending.payer)
+                )
+                return Outcome(value, True, version, pending.payer, paid_twice=not finished)
             holder = self.locks.new_holder()
             pause, said = POLL_FIRST, False
             while True:
@@ -206,17 +230,8 @@ class Ledger:
         if scrub is not None:
             step = _scrubbed(step, scrub)
         expires = datetime.now(timezone.utc) + expiration
-        finished = False
-        for attempt in range(3):
-            try:
-                finished = await self._call(
-                    "finish", self.store.finish, key, holder, step, expires, payer
-                )
-                break
-            except LockBackendError as exc:
-                if attempt == 2:
-                    _log().error("Paid step %s answered but was not committed: %s", key, exc)
-                    finished = True  # not lost to another holder: the lease runs out
+        pending = _Pending(holder, step, expires, payer)
+        finished = await self._finish(key, pending)
         if lost or not finished:
             _log().error(
                 "The lease of paid step %s was lost while it was paid for (%s): another "
@@ -226,6 +241,35 @@ class Ledger:
             )
         version = version_of(done_entry(key, holder, step, expires, payer))
         return Outcome(value, False, version, payer, paid_twice=bool(lost) or not finished)
+
+    async def _finish(self, key: str, pending: _Pending) -> bool:
+        """Write a paid answer into its entry, retried with backoff for up to half a lease
+        (our lease still runs: nobody takes the entry meanwhile). If the store stays down,
+        the answer is kept in this process (:data:`_PENDING`): a task retry of the item
+        finishes it and reads it instead of paying again."""
+        deadline = time.monotonic() + self.lease_seconds / 2
+        pause = 0.2
+        while True:
+            try:
+                done: bool = await self._call(
+                    "finish", self.store.finish, key, pending.holder, pending.step,
+                    pending.expires, pending.payer,
+                )  # fmt: skip
+            except LockBackendError as exc:
+                if time.monotonic() + pause > deadline:
+                    _PENDING[(self.store.where, key)] = pending
+                    _log().error(
+                        "Paid step %s answered but its answer is not in the ledger yet (%s): "
+                        "kept in this process for the item's retry",
+                        key,
+                        exc,
+                    )
+                    return True  # not lost to another holder
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            _PENDING.pop((self.store.where, key), None)
+            return done
 
     async def _renew(self, key: str, holder: str, lost: list[bool]) -> None:
         while True:

@@ -72,6 +72,11 @@ class S3Store:
     """The entries of one bucket folder (a boto3 client, as an ``S3Bucket`` block gives)."""
 
     leased = True
+    _etags: dict[tuple[str, str, str], tuple[str, int]] = {}
+    """The ETag (and renewals) of each entry held in this process, by bucket, key and
+    holder: shared by every store of the process, so a task retry that finishes an answer
+    a failed attempt could not write finds the entry it holds."""
+    _mutex = threading.Lock()
 
     def __init__(
         self, client: Any, bucket: str, folder: str, lease_seconds: float, domain: str | None
@@ -82,8 +87,6 @@ class S3Store:
         self.lease_seconds = lease_seconds
         self.domain = domain
         self.where = f"s3://{bucket}/{self.folder}"
-        self._etags: dict[tuple[str, str], tuple[str, int]] = {}
-        self._mutex = threading.Lock()
 
     def object_key(self, key: str) -> str:
         return f"{self.folder}/{key}.json"
@@ -103,7 +106,7 @@ class S3Store:
                 return False
             raise
         with self._mutex:
-            self._etags[(key, holder)] = (str(answer["ETag"]), renewals)
+            self._etags[(self.bucket, key, holder)] = (str(answer["ETag"]), renewals)
         return True
 
     def _hold(self, key: str, holder: str, **condition: str) -> bool:
@@ -141,8 +144,8 @@ class S3Store:
     def _etag(self, key: str, holder: str, forget: bool = False) -> tuple[str, int] | None:
         with self._mutex:
             if forget:
-                return self._etags.pop((key, holder), None)
-            return self._etags.get((key, holder))
+                return self._etags.pop((self.bucket, key, holder), None)
+            return self._etags.get((self.bucket, key, holder))
 
     def renew(self, key: str, holder: str) -> bool:
         held = self._etag(key, holder)

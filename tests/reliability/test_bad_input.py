@@ -301,3 +301,34 @@ def test_missing_bucket_is_refused_by_the_real_command(
     assert [p["path"] for p in problems] == ["output.bucket"]
     assert "does not exist" in problems[0]["message"]
     assert bad_env.stats()["calls_total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "where"),
+    [
+        ({"HAOEE_LOCK_LEASE_SECONDS": "-3"}, 2, "HAOEE_LOCK_LEASE_SECONDS"),
+        ({"HAOEE_LOCK_WAIT_SECONDS": "soon"}, 2, "HAOEE_LOCK_WAIT_SECONDS"),
+        ({"HAOEE_LOCK_URL": "zookeeper://h"}, 2, "HAOEE_LOCK_URL"),
+        ({"HAOEE_LOCK_URL": "redis://127.0.0.1:9/0"}, 3, "HAOEE_LOCK_URL"),
+    ],
+)
+def test_ledger_settings_that_cannot_be_used_stop_the_run_before_any_call(
+    tmp_path: Path,
+    bad_env: SimulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    code: int,
+    where: str,
+) -> None:
+    """A bad ``HAOEE_LOCK_*`` is one located problem (exit 2); a Redis ledger that does not
+    answer is unreachable (exit 3): both before the flow, nothing called."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    path = write_yaml(tmp_path / "ok.yaml", campaign_dict({}))
+    result = run_cli("run", str(path), "--json")
+    assert result.exit_code == code, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["exit_code"] == code
+    shown = json.dumps(document)
+    assert where in shown, shown
+    assert bad_env.stats()["calls_total"] == 0

@@ -298,3 +298,28 @@ def _value(value: GeneratedImages) -> Any:
         return value
 
     return pay
+
+
+def test_an_answer_the_store_could_not_take_is_kept_for_the_retry(tmp_path: Path) -> None:
+    """The store stops answering between the paid answer and its finish (an S3 outage):
+    the answer is kept in this process, and the item's retry writes it and reads it
+    instead of paying again."""
+
+    class Outage(DirStore):
+        down = True
+
+        def finish(self, *args: Any) -> bool:
+            if self.down:
+                raise ConnectionError("S3 is down")
+            return super().finish(*args)
+
+    store = Outage(tmp_path / "entries")
+    led = ledger(store, tmp_path / "locks", lease_seconds=0.6)
+    k = key()
+    first = asyncio.run(led.step(k, _value(answer(7)), expiration=HOUR, payer="r"))
+    assert not first.reused and not (tmp_path / "entries" / f"{k}.json").exists()
+    store.down = False
+    again = asyncio.run(led.step(k, _never, expiration=HOUR, payer="r"))
+    assert again.reused and again.value.urls == ["https://x/7.png"]
+    assert (tmp_path / "entries" / f"{k}.json").exists()  # written by the retry
+    assert asyncio.run(led.step(k, _never, expiration=HOUR, payer="r")).reused
