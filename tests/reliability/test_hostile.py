@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from prefect_haoee.client import (
     parse_request,
 )
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     REL_KEY,
     bucket_block,
@@ -54,18 +53,11 @@ CHUNK = 64 * 1024
 PNG = png_bytes(16, 16)
 
 
-class Hostile(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Hostile(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.sent: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def count(self, kind: str, sent: int = 0, call: bool = False) -> None:
         with self.lock:
@@ -73,26 +65,17 @@ class Hostile(ThreadingHTTPServer):
             self.calls[kind] += int(call)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     server: Hostile
-    protocol_version = "HTTP/1.0"  # a body without Content-Length ends at close
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _send(self, status: int, body: bytes, kind: str, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, body, ctype)
         self.server.count(kind, len(body))
 
     def do_POST(self) -> None:
         kind = self.path.strip("/").split("/")[0]
         self.server.count(kind, call=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         auth = self.headers.get("Authorization", "")
         if kind == "nonjson":
             self._send(200, f"<html>oops {auth}</html>".encode(), kind, "text/html")
@@ -112,9 +95,7 @@ class Handler(BaseHTTPRequestHandler):
             data = {"image_urls": [f"{self.server.url}/files/png"], "pe_result": filler}
             self._send(200, json.dumps({"code": 10000, "data": data}).encode(), kind)
         elif kind == "hugestream":  # 30 MB of answer without a Content-Length
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
+            self.head(200, "application/json", None)
             self.wfile.write(b'{"code": 10000, "data": {"pe_result": "')
             try:
                 for _ in range(HUGE_JSON_MB * MB // CHUNK):
@@ -139,25 +120,14 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "nonimage":
             self._send(200, b"<html>definitely not a picture</html>", kind, "image/png")
         elif kind == "loop":
-            self.send_response(302)
-            self.send_header("Location", "/files/loop")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(302, b"", None, {"Location": "/files/loop"})
         elif kind == "tofile":
-            self.send_response(302)
-            self.send_header("Location", "file:///etc/passwd")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(302, b"", None, {"Location": "file:///etc/passwd"})
         elif kind == "declared":  # announces 200 MB: refused before any body is read
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(HUGE_FILE_MB * MB))
-            self.end_headers()
+            self.head(200, "image/png", HUGE_FILE_MB * MB)
             self._stream(kind)
         elif kind == "endless":  # 200 MB with no Content-Length, as a stream
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
+            self.head(200, "image/png", None)
             self._stream(kind)
         else:
             self._send(404, b"not found", kind, "text/plain")
@@ -176,14 +146,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[Hostile]:
-    server = Hostile()
-    thread = threading.Thread(target=server.serve_forever, name="hostile", daemon=True)
-    thread.start()
-    try:
+    with serving(Hostile(), "hostile") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def settings(base_url: str) -> HaoeeSettings:
