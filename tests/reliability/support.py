@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -18,6 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
+
+from tests.support import bucket_block as bucket_block
+from tests.support import free_port as free_port
+from tests.support import s3_client as s3_client
 
 LONG = os.environ.get("HAOEE_RELIABILITY", "").strip().lower() == "long"
 
@@ -37,13 +40,6 @@ T = TypeVar("T")
 
 def scaled(short: T, long: T) -> T:
     return long if LONG else short
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(
@@ -108,31 +104,6 @@ def campaign_doc(
 def write_yaml(path: Path, doc: Any) -> Path:
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-
-
-def bucket_block(endpoint: str, name: str) -> Any:
-    from prefect_aws import AwsClientParameters, AwsCredentials
-    from prefect_aws.s3 import S3Bucket
-
-    credentials = AwsCredentials(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
-    )
-    return S3Bucket(bucket_name=name, credentials=credentials)
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
