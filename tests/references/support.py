@@ -15,14 +15,13 @@ import yaml
 from PIL import Image
 
 from tests.http_support import LoopbackServer, serving
+from tests.support import png_bytes
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
 
 def png(colour: tuple[int, int, int] = RED, size: tuple[int, int] = (64, 64)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(*size, colour)
 
 
 def noisy_png(side: int) -> bytes:
