@@ -106,6 +106,21 @@ def write_yaml(path: Path, doc: Any) -> Path:
     return path
 
 
+def scanned_bucket(endpoint: str, bucket: str, exposed: Any) -> Any:
+    """Create ``bucket`` on the S3 server at ``endpoint`` and name it for the final secrets
+    scan (which reads back every object of it); a client of that server."""
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket=bucket)
+    exposed.buckets.add(bucket)
+    return s3
+
+
+def set_env(monkeypatch: Any, env: dict[str, str]) -> None:
+    """Set each of ``env`` in this process for the test (a run in this process reads it)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -159,13 +174,17 @@ def subprocess_env(
     return env
 
 
-def run_campaign_state(path: Path, run_date: date, bucket: Any) -> Any:
-    """Run the campaign flow in this process; its final state (``result()`` is the
-    ``CampaignResult``, also when some items failed)."""
-    from prefect_haoee.flows import run_campaign
+def run_doc(tmp_path: Path, doc: dict[str, Any], run_date: date, bucket: Any) -> tuple[Any, Any]:
+    """Write ``doc`` as ``<name>.yaml`` in ``tmp_path`` and run the campaign flow in this
+    process: its final state and ``CampaignResult`` (also when some items failed)."""
+    from prefect_haoee.flows import CampaignResult, run_campaign
 
+    path = write_yaml(tmp_path / f"{doc['name']}.yaml", doc)
     flow_call = run_campaign(str(path), run_date=run_date, bucket=bucket, return_state=True)
-    return asyncio.run(cast(Coroutine[Any, Any, Any], flow_call))
+    state = asyncio.run(cast(Coroutine[Any, Any, Any], flow_call))
+    result = state.result(raise_on_failure=False)
+    assert isinstance(result, CampaignResult), state.message
+    return state, result
 
 
 def billed_hashes(ledger: Iterable[dict[str, Any]]) -> list[str]:

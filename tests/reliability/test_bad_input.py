@@ -20,11 +20,13 @@ import pytest
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.server import SimulatorHandle, run_simulator
 from tests.campaigns.support import DELETE, changed
+from tests.cli_support import aws_env
 from tests.reliability.support import (
     HAOEE,
     REL_KEY,
     client_env,
     s3_client,
+    set_env,
     subprocess_env,
     write_yaml,
 )
@@ -200,12 +202,8 @@ def bad_env(
 ) -> SimulatorHandle:
     s3_client(s3_server).create_bucket(Bucket=BUCKET)
     quiet_sim.reset(seed=1)
-    for name, value in client_env(quiet_sim.base_url).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    set_env(monkeypatch, client_env(quiet_sim.base_url))
+    set_env(monkeypatch, aws_env(s3_server))
     return quiet_sim
 
 

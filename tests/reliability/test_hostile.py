@@ -37,10 +37,9 @@ from tests.reliability.support import (
     bucket_block,
     campaign_doc,
     prompt,
-    run_campaign_state,
-    s3_client,
+    run_doc,
+    scanned_bucket,
     wait_until,
-    write_yaml,
 )
 from tests.support import png_bytes
 
@@ -337,12 +336,8 @@ def test_a_campaign_against_hostile_urls_reports_each_item_and_keeps_the_good_on
     exposed: Any,
 ) -> None:
     """The whole flow: each prompt's (paid) answer points to a different hostile URL."""
-    from prefect_haoee.flows import CampaignResult
-
-    s3 = s3_client(s3_server)
     bucket = "rel-hostile"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
+    scanned_bucket(s3_server, bucket, exposed)
     targets = {
         "good": ("png", None),
         "nonimage": ("nonimage", "not a decodable image"),
@@ -352,12 +347,10 @@ def test_a_campaign_against_hostile_urls_reports_each_item_and_keeps_the_good_on
         "ftp": ("ftp://127.0.0.1/x.png", "only http(s)"),
     }
     prompts = [prompt(pid, f"{target} please") for pid, (target, _) in targets.items()]
-    path = write_yaml(tmp_path / "hostile.yaml", campaign_doc("hostile", bucket, prompts))
     monkeypatch.setenv("HAOEE_API_KEY", REL_KEY)
     monkeypatch.setenv("HAOEE_BASE_URL", f"{hostile.url}/gw")
-    state = run_campaign_state(path, date(2026, 2, 2), bucket_block(s3_server, bucket))
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
+    doc = campaign_doc("hostile", bucket, prompts)
+    state, result = run_doc(tmp_path, doc, date(2026, 2, 2), bucket_block(s3_server, bucket))
     exposed.add("hostile:campaign", result.model_dump_json())
     assert state.is_failed() and result.done == 1 and result.failed == len(targets) - 1
     errors = {f.prompt_id: f.error for f in result.failures}

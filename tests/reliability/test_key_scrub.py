@@ -31,7 +31,7 @@ from tests.reliability.support import (
     campaign_doc,
     list_keys,
     prompt,
-    s3_client,
+    scanned_bucket,
     subprocess_env,
     write_yaml,
 )
@@ -116,9 +116,7 @@ def test_an_echoed_key_shows_nowhere(
     tmp_path: Path,
     exposed: Any,
 ) -> None:
-    s3 = s3_client(s3_server)
-    s3.create_bucket(Bucket=BUCKET)
-    exposed.buckets.add(BUCKET)
+    s3 = scanned_bucket(s3_server, BUCKET, exposed)
     prompts = [
         prompt(kind, f"{kind} please") for kind in ("jsonecho", "textecho", "fragment", "html")
     ]

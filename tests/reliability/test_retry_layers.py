@@ -29,14 +29,14 @@ import pytest
 from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     ASYNC_MODEL,
-    REL_KEY,
     SYNC_MODEL,
     bucket_block,
     campaign_doc,
+    client_env,
     prompt,
-    run_campaign_state,
+    run_doc,
     s3_client,
-    write_yaml,
+    set_env,
 )
 
 pytestmark = pytest.mark.reliability
@@ -99,32 +99,20 @@ def run_hostile(
     **env: str,
 ) -> tuple[Any, Counter[str], float]:
     """One campaign, one item per hostile kind; the paid calls of each and the seconds."""
-    from prefect_haoee.flows import CampaignResult
-
     bucket = f"rel-retry-{tag}"
     s3_client(s3_server).create_bucket(Bucket=bucket)
     prompts = [
         prompt(kind, f"{kind} {tag}", model=ASYNC_MODEL if kind == "notask" else SYNC_MODEL)
         for kind in KINDS
     ]
-    path = write_yaml(tmp_path / f"{tag}.yaml", campaign_doc(f"retry-{tag}", bucket, prompts))
-    for name, value in {
-        "HAOEE_API_KEY": REL_KEY,
-        "HAOEE_BASE_URL": gateway.url,
-        "HAOEE_MAX_ATTEMPTS": "4",
-        "HAOEE_BACKOFF_BASE": "0.02",
-        "HAOEE_BACKOFF_MAX": "0.05",
-        "HAOEE_RETRY_AFTER_MAX": "2",
-        "HAOEE_READ_TIMEOUT": "5",
-        **env,
-    }.items():
-        monkeypatch.setenv(name, value)
+    doc = campaign_doc(f"retry-{tag}", bucket, prompts)
+    fast = client_env(gateway.url, read_timeout=5)
+    limits = {"HAOEE_MAX_ATTEMPTS": "4", "HAOEE_BACKOFF_MAX": "0.05", "HAOEE_RETRY_AFTER_MAX": "2"}
+    set_env(monkeypatch, {**fast, **limits, **env})
     before = Counter(gateway.paid)
     started = time.monotonic()
-    state = run_campaign_state(path, DAY, bucket_block(s3_server, bucket))
+    _, result = run_doc(tmp_path, doc, DAY, bucket_block(s3_server, bucket))
     seconds = time.monotonic() - started
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
     assert result.failed == len(KINDS) and result.done == 0
     paid = Counter({k: gateway.paid[k] - before[k] for k in KINDS})
     return result, paid, seconds
