@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import SIM_KEY
+from tests.cli_support import session_env
+from tests.support import SIM_KEY, bucket_block
 
 # Offline test machines: no analytics calls from the Prefect servers and clients we start.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -62,18 +63,9 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(s3_server: str) -> Any:
     """A fresh bucket on the moto server, as a prefect-aws ``S3Bucket`` block."""
-    from prefect_aws import AwsClientParameters, AwsCredentials
-    from prefect_aws.s3 import S3Bucket
-
-    credentials = AwsCredentials(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=s3_server),
-    )
-    name = f"haoee-{uuid.uuid4().hex[:12]}"
-    credentials.get_s3_client().create_bucket(Bucket=name)
-    return S3Bucket(bucket_name=name, credentials=credentials)
+    block = bucket_block(s3_server, f"haoee-{uuid.uuid4().hex[:12]}")
+    block.credentials.get_s3_client().create_bucket(Bucket=block.bucket_name)
+    return block
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +91,10 @@ def sim(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("HAOEE_BACKOFF_MAX", "0.2")
     monkeypatch.setenv("HAOEE_RETRY_AFTER_MAX", "0.2")
     return simulator
+
+
+@pytest.fixture
+def cli_env(prefect_server: str, state_dir: Path, sim: Any, s3_server: str) -> dict[str, str]:
+    """The environment of a ``haoee`` child on the session's Prefect server, state,
+    simulator and S3 server (``tests.cli_support.session_env``)."""
+    return session_env(prefect_server, state_dir, sim.base_url, s3_server)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
+from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -41,3 +44,46 @@ SEED_EXAMPLE: dict[str, object] = {
         "logo_text_content": "...",
     },
 }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound once, released): for a server a test
+    starts on a port it must know first, or for an address that must refuse."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client on the moto server at ``endpoint`` (its fixed test credentials)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def bucket_block(endpoint: str, name: str) -> Any:
+    """A prefect-aws ``S3Bucket`` block for bucket ``name`` on the moto server at ``endpoint``."""
+    from prefect_aws import AwsClientParameters, AwsCredentials
+    from prefect_aws.s3 import S3Bucket
+
+    credentials = AwsCredentials(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+        aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
+    )
+    return S3Bucket(bucket_name=name, credentials=credentials)
+
+
+def redis_server_args(binary: str, port: int, directory: Path) -> list[str]:
+    """The command line of a throw-away redis-server: 127.0.0.1 only, its files in
+    ``directory``, nothing persisted."""
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
+    return [binary, *args, "--save", "", "--appendonly", "no"]

@@ -32,10 +32,16 @@ BASE: dict[str, Any] = {
 
 
 def campaign_dict(changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A deep copy of ``BASE`` with ``changes`` applied: dotted paths (list indexes as
-    numbers) to new values, or to ``DELETE``."""
-    data = copy.deepcopy(BASE)
-    for dotted, value in (changes or {}).items():
+    """A deep copy of ``BASE`` with ``changes`` applied (see ``changed``)."""
+    return changed(BASE, changes or {})
+
+
+def changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``changes`` applied: dotted paths (list indexes as
+    numbers) to new values, or to ``DELETE``. Shared with the reliability suite's broken
+    files, which start from a base of their own."""
+    data = copy.deepcopy(base)
+    for dotted, value in changes.items():
         *parents, last = dotted.split(".")
         node: Any = data
         for part in parents:

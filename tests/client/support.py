@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from prefect_haoee.client import HaoeeSettings
+from prefect_haoee.client import AsyncHaoeeClient, HaoeeClient, HaoeeSettings, PollPolicy
 from prefect_haoee.client.errors import (
     AuthenticationError,
     ContentRejectedError,
@@ -131,3 +131,23 @@ class Sleeps(list[float]):
 
     async def asleep(self, seconds: float) -> None:
         self.append(seconds)
+
+
+def make(rec: Recorder, **kw: Any) -> tuple[HaoeeClient, Sleeps]:
+    """A sync client with ``settings(**kw)`` answered by ``rec``; its sleeps recorded, not
+    slept."""
+    sleeps = Sleeps()
+    client = HaoeeClient(settings(**kw), transport=httpx.MockTransport(rec), sleep=sleeps)
+    return client, sleeps
+
+
+def make_async(rec: Recorder, **kw: Any) -> tuple[AsyncHaoeeClient, Sleeps]:
+    """The async twin of ``make``, polling from 0.5 s up to 1 s (a minute at most)."""
+    sleeps = Sleeps()
+    client = AsyncHaoeeClient(
+        settings(**kw),
+        transport=httpx.MockTransport(rec),
+        sleep=sleeps.asleep,
+        poll=PollPolicy(initial_interval=0.5, factor=2, max_interval=1, timeout=60),
+    )
+    return client, sleeps

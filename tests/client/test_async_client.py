@@ -8,34 +8,20 @@ import httpx
 import pytest
 
 from prefect_haoee.client import (
-    AsyncHaoeeClient,
     ContentRejectedError,
-    PollPolicy,
     ServerError,
     TaskExpiredError,
 )
 from tests.client.support import (
     API_KEY,
     Recorder,
-    Sleeps,
     envelope,
     ip_request,
     json_response,
-    settings,
+    make_async,
 )
 
 IMG = {"image_urls": ["https://files.test/a.png"]}
-
-
-def make(rec: Recorder, **kw: object) -> tuple[AsyncHaoeeClient, Sleeps]:
-    sleeps = Sleeps()
-    client = AsyncHaoeeClient(
-        settings(**kw),
-        transport=httpx.MockTransport(rec),
-        sleep=sleeps.asleep,
-        poll=PollPolicy(initial_interval=0.5, factor=2, max_interval=1, timeout=60),
-    )
-    return client, sleeps
 
 
 async def test_generate_submit_and_wait() -> None:
@@ -49,7 +35,7 @@ async def test_generate_submit_and_wait() -> None:
             json_response(200, envelope(data={"status": "done", **IMG})),
         ]
     )
-    client, sleeps = make(rec)
+    client, sleeps = make_async(rec)
     async with client:
         assert (await client.generate(ip_request())).count == 1
         submitted = await client.submit(ip_request())
@@ -72,7 +58,7 @@ async def test_retries_are_bounded_and_honour_retry_after() -> None:
             json_response(500, envelope(code=50501)),
         ]
     )
-    client, sleeps = make(rec, max_attempts=3)
+    client, sleeps = make_async(rec, max_attempts=3)
     async with client:
         with pytest.raises(ServerError):
             await client.generate(ip_request())
@@ -82,7 +68,7 @@ async def test_retries_are_bounded_and_honour_retry_after() -> None:
 
 async def test_moderation_is_not_resent() -> None:
     rec = Recorder([json_response(400, envelope(code=50412, message="Text Risk Not Pass"))])
-    client, sleeps = make(rec)
+    client, sleeps = make_async(rec)
     async with client:
         with pytest.raises(ContentRejectedError):
             await client.generate(ip_request())
@@ -91,7 +77,7 @@ async def test_moderation_is_not_resent() -> None:
 
 async def test_expired_task() -> None:
     rec = Recorder([json_response(200, envelope(data={"status": "expired"}))])
-    client, _ = make(rec)
+    client, _ = make_async(rec)
     async with client:
         with pytest.raises(TaskExpiredError):
             await client.wait("high_aes_general_v20", "1")
@@ -101,7 +87,7 @@ async def test_transport_error_then_success() -> None:
     rec = Recorder(
         [httpx.RemoteProtocolError("peer closed"), json_response(200, envelope(data=IMG))]
     )
-    client, sleeps = make(rec)
+    client, sleeps = make_async(rec)
     async with client:
         await client.generate(ip_request())
     assert len(rec.requests) == 2 and len(sleeps) == 1

@@ -10,10 +10,10 @@ from prefect_haoee.client.redact import make_scrubber
 from tests.client.support import (
     API_KEY,
     Recorder,
-    Sleeps,
     envelope,
     ip_request,
     json_response,
+    make,
     settings,
 )
 
@@ -38,9 +38,7 @@ def assert_clean(error: BaseException) -> None:
     ],
 )
 def test_echoed_fragments_are_scrubbed(answer: httpx.Response) -> None:
-    client = HaoeeClient(
-        settings(max_attempts=1), transport=httpx.MockTransport(Recorder([answer])), sleep=Sleeps()
-    )
+    client, _ = make(Recorder([answer]), max_attempts=1)
     with pytest.raises(HaoeeError) as caught:
         client.generate(ip_request())
     assert_clean(caught.value)

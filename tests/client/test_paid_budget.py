@@ -11,18 +11,11 @@ import httpx
 import pytest
 
 from prefect_haoee.client import (
-    HaoeeClient,
     ServerError,
     TransportError,
     UnusableAnswerError,
 )
-from tests.client.support import Recorder, Sleeps, envelope, ip_request, json_response, settings
-
-
-def make(rec: Recorder, **kw: object) -> tuple[HaoeeClient, Sleeps]:
-    sleeps = Sleeps()
-    client = HaoeeClient(settings(**kw), transport=httpx.MockTransport(rec), sleep=sleeps)
-    return client, sleeps
+from tests.client.support import Recorder, envelope, ip_request, json_response, make
 
 
 def test_an_unanswered_paid_call_counts_every_send() -> None:

@@ -30,16 +30,11 @@ from tests.client.support import (
     envelope,
     ip_request,
     json_response,
+    make,
     settings,
 )
 
 IMG = {"image_urls": ["https://files.test/a.png"], "binary_data_base64": []}
-
-
-def make(rec: Recorder, **kw: object) -> tuple[HaoeeClient, Sleeps]:
-    sleeps = Sleeps()
-    client = HaoeeClient(settings(**kw), transport=httpx.MockTransport(rec), sleep=sleeps)
-    return client, sleeps
 
 
 def test_generate_builds_the_documented_call() -> None:

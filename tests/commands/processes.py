@@ -14,9 +14,7 @@ import contextlib
 import os
 import select
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -134,7 +132,10 @@ class Started:
 
 @contextmanager
 def started(
-    command: Sequence[str], env: dict[str, str], how: Literal["terminal", "script"]
+    command: Sequence[str],
+    env: dict[str, str],
+    how: Literal["terminal", "script"],
+    cwd: Path | None = None,
 ) -> Iterator[Started]:
     """Start ``command``; on the way out SIGKILL whatever of it is still alive (a failed
     test must not leave servers up for the next one)."""
@@ -144,6 +145,7 @@ def started(
     process = subprocess.Popen(
         argv,
         env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -159,31 +161,3 @@ def started(
         yield handle
     finally:
         handle.kill_all()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """No PREFECT_*, HAOEE_*, AWS_* of the caller (analytics included: the command must
-    turn it off by itself), a Prefect home and a local-server port of the test's own."""
-    drop = ("HAOEE_", "AWS_", "PREFECT")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
-    env.update(
-        {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_API_PORT": str(free_port()),
-            "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
-            "COLUMNS": "160",
-            **extra,
-        }
-    )
-    return env
-
-
-def haoee(*args: str) -> list[str]:
-    return [sys.executable, "-m", "prefect_haoee", *args]

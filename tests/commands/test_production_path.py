@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.commands.processes import STOPPED_WITHIN_S, clean_env, haoee, started
+from tests.cli_support import clean_env, haoee
+from tests.commands.processes import STOPPED_WITHIN_S, started
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.commands.processes import MARK, STOPPED_WITHIN_S, Started, clean_env, haoee, started
-from tests.support import SIM_KEY
+from tests.cli_support import clean_env, haoee, own_parts_env
+from tests.commands.processes import MARK, STOPPED_WITHIN_S, Started, started
 
 pytestmark = pytest.mark.integration
 
@@ -67,20 +67,6 @@ def environment_of(pid: int) -> dict[str, str]:
     return {name: value for name, _, value in pairs}
 
 
-def run_env(tmp_path: Path, sim: Any, s3_server: str) -> dict[str, str]:
-    return clean_env(
-        tmp_path,
-        PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(tmp_path / "results"),
-        HAOEE_LOCK_DIR=str(tmp_path / "locks"),
-        HAOEE_API_KEY=SIM_KEY,
-        HAOEE_BASE_URL=sim.base_url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL_S3=s3_server,
-    )
-
-
 REPORT_SIGINT = (
     "import signal, time; ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN;"
     " print('SIGINT ignored:', ignored, flush=True); time.sleep(600)"
@@ -123,7 +109,7 @@ def test_run_stops_its_temporary_server_during_start_up(
 ) -> None:
     path = tmp_path / "stopped.yaml"
     path.write_text(CAMPAIGN.format(name="stopped", bucket=s3_bucket.bucket_name))
-    env = run_env(tmp_path, sim, s3_server)
+    env = own_parts_env(tmp_path, sim.base_url, s3_server)
     with started(haoee("run", str(path)), env, how) as command:
         command.wait_for("Starting a temporary Prefect server", SERVER_SPAWN_S)
         pid, _ = server_of(command)

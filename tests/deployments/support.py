@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.cli_support import aws_env
 from tests.support import SIM_KEY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,10 +48,7 @@ def parts_env(sim: Any, s3_server: str) -> dict[str, str]:
         "HAOEE_BASE_URL": sim.base_url,
         "HAOEE_BACKOFF_BASE": "0.05",
         "HAOEE_BACKOFF_MAX": "0.2",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": s3_server,
+        **aws_env(s3_server),
     }
 
 

@@ -7,9 +7,7 @@ run as subprocesses against the session's Prefect server.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from prefect_haoee.campaigns import CampaignError
 from prefect_haoee.cli import app
 from prefect_haoee.commands.campaign_files import scan_campaigns
 from prefect_haoee.commands.deployments import campaign_deployments
+from tests.commands.processes import started
 from tests.deployments.support import (
     BIN,
     ENTRYPOINT,
@@ -226,22 +225,13 @@ def test_haoee_serve_runs_a_campaign(
     )
     env = prefect_env(prefect_server, state_dir, **parts_env(sim, s3_server))
     env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"  # pick the run up within 1 s (default 10 s)
-    process = subprocess.Popen(
-        [str(BIN / "haoee"), "serve", str(directory)],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
+    command = [str(BIN / "haoee"), "serve", str(directory)]
+    with started(command, env, "terminal", cwd=tmp_path) as serve:
         with get_client(sync_client=True) as client:
             deployment = None
             deadline = time.monotonic() + 60
             while deployment is None and time.monotonic() < deadline:
-                assert process.poll() is None, "haoee serve exited early"
+                assert serve.process.poll() is None, "haoee serve exited early"
                 try:
                     deployment = client.read_deployment_by_name(f"{FLOW_NAME}/served")
                 except ObjectNotFound:
@@ -258,11 +248,11 @@ def test_haoee_serve_runs_a_campaign(
                     break
                 time.sleep(0.3)
             assert state is not None and state.is_completed(), state
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        serve.signal(signal.SIGTERM, group=True)
+        code = serve.wait(timeout=30)
+    output = serve.output()
     assert "Serving 1 campaign(s)" in output
-    assert process.returncode == 0, output
+    assert code == 0, output
     listed = s3_bucket.credentials.get_s3_client().list_objects_v2(
         Bucket=s3_bucket.bucket_name, Prefix="campaigns/served/2002-03-04/"
     )

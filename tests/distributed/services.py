@@ -25,17 +25,12 @@ from typing import TypeVar
 
 import httpx
 
+from tests.support import free_port, redis_server_args
+
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_USER = "haoee-pg"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(
@@ -263,20 +258,7 @@ def start_redis(root: Path) -> tuple[Service, str]:
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
     port = free_port()
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(root),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    service = spawn("redis", args, root / "redis.log")
+    service = spawn("redis", redis_server_args(binary, port, root), root / "redis.log")
     url = f"redis://127.0.0.1:{port}/0"
 
     def answers() -> bool:

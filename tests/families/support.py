@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from PIL import Image
 from pydantic import SecretStr
 
 from prefect_haoee.client import HaoeeClient, HaoeeSettings, PollPolicy
@@ -27,6 +25,7 @@ from prefect_haoee.client.families import (
 )
 from prefect_haoee.client.media import MediaType
 from prefect_haoee.simulator import SimulatorConfig, SimulatorHandle
+from tests.support import png_bytes
 
 FAM_KEY = "fam-test-key-0123456789"
 FAM_CONFIG: dict[str, Any] = {
@@ -46,9 +45,7 @@ def fam_config(**overrides: Any) -> SimulatorConfig:
 
 
 def png_b64(width: int = 8, height: int = 8, color: tuple[int, int, int] = (20, 90, 200)) -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(png_bytes(width, height, color)).decode("ascii")
 
 
 class Sleeps:

@@ -4,14 +4,15 @@ shell completion, ``haoee models``, and a missing key found once before anything
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.cli_support import aws_env, clean_env, run_haoee
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -41,38 +42,8 @@ print(json.dumps({"exit": code, "loaded": loaded}), file=sys.stderr)
 FORBIDDEN = {"prefect", "prefect_aws", "moto"}
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def env_for(s3_server: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAOEE_", "AWS_", "PREFECT"))}
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": s3_server,
-            "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "COLUMNS": "160",
-            **extra,
-        }
-    )
-    return env
-
-
-def haoee(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "prefect_haoee", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return clean_env(tmp_path, **aws_env(s3_server), **extra)
 
 
 def loaded_by(args: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -93,7 +64,7 @@ def test_help_validate_and_plan_load_no_prefect(
         report = loaded_by(args, env)
         assert report["exit"] in (0, None), (args, report)
         assert not FORBIDDEN & set(report["loaded"]), (args, FORBIDDEN & set(report["loaded"]))
-    planned = haoee("plan", str(path), "--json", env=env)
+    planned = run_haoee("plan", str(path), "--json", env=env)
     assert planned.returncode == 0, planned.stderr
     assert json.loads(planned.stdout)["paid_calls"] == 3
 
@@ -102,11 +73,11 @@ def test_version_completion_and_validate_json(tmp_path: Path) -> None:
     from prefect_haoee import __version__
 
     env = env_for("http://127.0.0.1:9", tmp_path)
-    assert haoee("--version", env=env).stdout.strip() == f"prefect-haoee {__version__}"
-    assert "--install-completion" in haoee("--help", env=env).stdout
+    assert run_haoee("--version", env=env).stdout.strip() == f"prefect-haoee {__version__}"
+    assert "--install-completion" in run_haoee("--help", env=env).stdout
     good = tmp_path / "good.yaml"
     good.write_text(THREE.replace("BUCKET", "some-bucket"))
-    ok = haoee("validate", str(good), "--json", env=env)
+    ok = run_haoee("validate", str(good), "--json", env=env)
     assert ok.returncode == 0 and json.loads(ok.stdout) == {
         "ok": True,
         "exit_code": 0,
@@ -115,7 +86,7 @@ def test_version_completion_and_validate_json(tmp_path: Path) -> None:
     }
     bad = tmp_path / "bad.yaml"
     bad.write_text(THREE.replace("BUCKET", "some-bucket") + "colour: red\n")
-    refused = haoee("validate", str(bad), "--json", env=env)
+    refused = run_haoee("validate", str(bad), "--json", env=env)
     document = json.loads(refused.stdout)
     assert refused.returncode == 2 and document["exit_code"] == 2
     assert [p["path"] for p in document["problems"]] == ["colour"]
@@ -123,7 +94,7 @@ def test_version_completion_and_validate_json(tmp_path: Path) -> None:
 
 def test_models_lists_family_modes_seed_images_and_price(tmp_path: Path) -> None:
     env = env_for("http://127.0.0.1:9", tmp_path)
-    done = haoee("models", "--json", env=env)
+    done = run_haoee("models", "--json", env=env)
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads(done.stdout)["models"]}
     pro = rows["high_aes_general_v20_L"]
@@ -134,7 +105,7 @@ def test_models_lists_family_modes_seed_images_and_price(tmp_path: Path) -> None
         0.2,
     )
     assert {row["family"] for row in rows.values()} >= {"visual", "sora", "suno"}
-    table = haoee("models", env=env)
+    table = run_haoee("models", env=env)
     assert table.returncode == 0 and "jimeng_t2i_v30" in table.stdout
 
 
@@ -144,13 +115,13 @@ def test_missing_api_key_is_found_once_before_the_flow(
     path = tmp_path / "three.yaml"
     path.write_text(THREE.replace("BUCKET", s3_bucket.bucket_name))
     # A closed Prefect API: had the run gone on, it would have ended with exit 3.
-    closed = f"http://127.0.0.1:{closed_port()}/api"
+    closed = f"http://127.0.0.1:{free_port()}/api"
     env = env_for(s3_server, tmp_path, PREFECT_API_URL=closed)
-    ran = haoee("run", str(path), env=env)
+    ran = run_haoee("run", str(path), env=env)
     assert ran.returncode == 2, ran.stderr
     assert ran.stderr.count("HAOEE_API_KEY") == 1 and "Traceback" not in ran.stderr
-    as_json = json.loads(haoee("run", str(path), "--json", env=env).stdout)
+    as_json = json.loads(run_haoee("run", str(path), "--json", env=env).stdout)
     assert [p["path"] for p in as_json["problems"]] == ["HAOEE_API_KEY"]
-    planned = haoee("plan", str(path), "--json", env=env)
+    planned = run_haoee("plan", str(path), "--json", env=env)
     assert planned.returncode == 0
     assert any("HAOEE_API_KEY" in w for w in json.loads(planned.stdout)["warnings"])

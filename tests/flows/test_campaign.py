@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_support import run_haoee
 from tests.support import SIM_KEY
 
 pytestmark = pytest.mark.integration
@@ -42,32 +40,6 @@ BROKEN = {
 }
 
 
-def cli_env(prefect_server: str, state_dir: Path, sim: Any, s3_server: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PREFECT_API_URL": prefect_server,
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(state_dir / "results"),
-        "HAOEE_LOCK_DIR": str(state_dir / "locks"),
-        "HAOEE_API_KEY": SIM_KEY,
-        "HAOEE_BASE_URL": sim.base_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": s3_server,
-        "COLUMNS": "160",
-    }
-
-
-def haoee(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "prefect_haoee", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
 def broken_file(tmp_path: Path, bucket: str, patch: str) -> Path:
     """The good campaign with one part replaced (a top-level key added or overridden)."""
     import yaml
@@ -85,20 +57,17 @@ def broken_file(tmp_path: Path, bucket: str, patch: str) -> Path:
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_files_exit_2_and_call_nothing(
     case: str,
-    prefect_server: str,
-    state_dir: Path,
+    cli_env: dict[str, str],
     sim: Any,
-    s3_server: str,
     s3_bucket: Any,
     tmp_path: Path,
 ) -> None:
     patch, where = BROKEN[case]
     path = broken_file(tmp_path, s3_bucket.bucket_name, patch)
-    env = cli_env(prefect_server, state_dir, sim, s3_server)
     for command in (["validate", str(path)], ["run", str(path)], ["run", str(path), "--json"]):
         if case == "over budget" and command[0] == "validate":
             continue  # budgets need the plan (what S3 holds), not only the file
-        out = haoee(*command, env=env)
+        out = run_haoee(*command, env=cli_env)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         if "--json" in command:
             document = json.loads(out.stdout)
@@ -109,47 +78,42 @@ def test_broken_files_exit_2_and_call_nothing(
     assert sim.stats()["calls_total"] == 0
 
 
-def test_missing_bucket_on_s3_exits_2(
-    prefect_server: str, state_dir: Path, sim: Any, s3_server: str, tmp_path: Path
-) -> None:
+def test_missing_bucket_on_s3_exits_2(cli_env: dict[str, str], sim: Any, tmp_path: Path) -> None:
     path = tmp_path / "nobucket.yaml"
     path.write_text(GOOD.format(bucket="no-such-bucket-here"))
-    out = haoee("run", str(path), env=cli_env(prefect_server, state_dir, sim, s3_server))
+    out = run_haoee("run", str(path), env=cli_env)
     assert out.returncode == 2 and "output.bucket" in out.stderr and "does not exist" in out.stderr
     assert sim.stats()["calls_total"] == 0
 
 
 def test_plan_run_rerun(
-    prefect_server: str,
-    state_dir: Path,
+    cli_env: dict[str, str],
     sim: Any,
-    s3_server: str,
     s3_bucket: Any,
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(GOOD.format(bucket=s3_bucket.bucket_name))
-    env = cli_env(prefect_server, state_dir, sim, s3_server)
 
-    planned = haoee("plan", str(path), "--json", "--date", "2026-11-27", env=env)
+    planned = run_haoee("plan", str(path), "--json", "--date", "2026-11-27", env=cli_env)
     assert planned.returncode == 0, planned.stderr
     plan = json.loads(planned.stdout)
     assert (plan["total"], plan["paid_calls"], plan["stored"]) == (6, 6, 0)
     assert sim.stats()["calls_total"] == 0  # planning calls nothing
 
-    ran = haoee("run", str(path), "--json", "--date", "2026-11-27", env=env)
+    ran = run_haoee("run", str(path), "--json", "--date", "2026-11-27", env=cli_env)
     assert ran.returncode == 0, ran.stderr[-3000:]
     result = json.loads(ran.stdout)
     assert (result["done"], result["failed"], result["paid_calls"]) == (6, 0, 6)
     assert sim.stats()["billable_generations"] == 6
     assert SIM_KEY not in ran.stdout + ran.stderr
 
-    table = haoee("run", str(path), "--date", "2026-11-27", env=env)
+    table = run_haoee("run", str(path), "--date", "2026-11-27", env=cli_env)
     assert table.returncode == 0
     assert "6/6 image(s)" in table.stdout and "6 already stored, 0 paid call(s)" in table.stdout
     assert sim.stats()["billable_generations"] == 6  # the rerun paid nothing
 
     replanned = json.loads(
-        haoee("plan", str(path), "--json", "--date", "2026-11-27", env=env).stdout
+        run_haoee("plan", str(path), "--json", "--date", "2026-11-27", env=cli_env).stdout
     )
     assert (replanned["paid_calls"], replanned["stored"], replanned["cost"]) == (0, 6, 0)

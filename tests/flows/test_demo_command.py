@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.commands.processes import started
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     for name in ("PREFECT_RESULTS_LOCAL_STORAGE_PATH", "PREFECT_LOCAL_STORAGE_PATH"):
         env.pop(name, None)
     return env
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_demo_twice_in_one_prefect_home(prefect_server: str, tmp_path: Path) -> None:
@@ -76,7 +69,7 @@ def test_demo_keep_serves_a_ui_and_stops_on_ctrl_c(tmp_path: Path) -> None:
 
     The demo is started as from a terminal whatever started pytest: with SIGINT ignored
     (``nohup pytest ... &`` from a script) the demo must restore it by itself."""
-    env = demo_env(tmp_path, PREFECT_SERVER_API_PORT=str(closed_port()))
+    env = demo_env(tmp_path, PREFECT_SERVER_API_PORT=str(free_port()))
     env.pop("PREFECT_API_URL", None)
     command_line = [sys.executable, "-m", "prefect_haoee", "demo", "--keep"]
     with started(command_line, env, "terminal") as demo:

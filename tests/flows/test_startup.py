@@ -12,8 +12,6 @@ someone runs on 4200 is never found by mistake.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import SIM_KEY
+from tests.cli_support import haoee, own_parts_env
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +38,15 @@ concurrency: 2
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def run_env(tmp_path: Path, sim: Any, s3_server: str, port: int) -> dict[str, str]:
+    return own_parts_env(
+        tmp_path,
+        sim.base_url,
+        s3_server,
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        HAOEE_BACKOFF_BASE="0.05",
+    )
 
 
 def campaign(tmp_path: Path, name: str, images: int, bucket: str) -> Path:
@@ -51,33 +54,6 @@ def campaign(tmp_path: Path, name: str, images: int, bucket: str) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(CAMPAIGN.format(name=name, prompts=prompts, bucket=bucket))
     return path
-
-
-def run_env(tmp_path: Path, sim: Any, s3_server: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAOEE_", "AWS_", "PREFECT"))}
-    env.update(
-        {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_API_PORT": str(port),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-            "HAOEE_LOCK_DIR": str(tmp_path / "locks"),
-            "HAOEE_LOG_FILE": str(tmp_path / "haoee.log"),
-            "HAOEE_API_KEY": SIM_KEY,
-            "HAOEE_BASE_URL": sim.base_url,
-            "HAOEE_BACKOFF_BASE": "0.05",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": s3_server,
-            "COLUMNS": "160",
-        }
-    )
-    return env
-
-
-def haoee(*args: str) -> list[str]:
-    return [sys.executable, "-m", "prefect_haoee", *args]
 
 
 @pytest.fixture

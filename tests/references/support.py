@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 from PIL import Image
 
+from tests.http_support import LoopbackServer, serving
+from tests.support import png_bytes
+
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
 
 def png(colour: tuple[int, int, int] = RED, size: tuple[int, int] = (64, 64)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(*size, colour)
 
 
 def noisy_png(side: int) -> bytes:
@@ -71,12 +71,5 @@ def http_server(folder: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(LoopbackServer(partial(Quiet, directory=str(folder)))) as server:
+        yield server.url

@@ -4,15 +4,12 @@ Prefect server, with a local file, an S3 object and a URL served on loopback."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.cli_support import run_haoee
 from tests.references.support import (
     BLUE,
     GREEN,
@@ -24,48 +21,16 @@ from tests.references.support import (
     noisy_png,
     png,
 )
-from tests.support import SIM_KEY
 
 pytestmark = pytest.mark.integration
 
 DAY = "2026-12-02"
 
 
-def env_for(prefect_server: str, state_dir: Path, sim: Any, s3_server: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PREFECT_API_URL": prefect_server,
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(state_dir / "results"),
-        "HAOEE_LOCK_DIR": str(state_dir / "locks"),
-        "HAOEE_API_KEY": SIM_KEY,
-        "HAOEE_BASE_URL": sim.base_url,
-        "HAOEE_REFERENCES_ALLOW_LOOPBACK_HTTP": "1",  # the URL reference is served on 127.0.0.1
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": s3_server,
-        "COLUMNS": "200",
-    }
-
-
-def haoee(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "prefect_haoee", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
-def s3(s3_server: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    """The session's ``haoee`` environment; the URL reference is served on 127.0.0.1."""
+    return {**cli_env, "HAOEE_REFERENCES_ALLOW_LOOPBACK_HTTP": "1", "COLUMNS": "200"}
 
 
 def output_colours(client: Any, bucket: str, result: dict[str, Any]) -> dict[str, str]:
@@ -78,22 +43,19 @@ def output_colours(client: Any, bucket: str, result: dict[str, Any]) -> dict[str
 
 
 def test_file_object_and_url_references(
-    prefect_server: str,
-    state_dir: Path,
+    env: dict[str, str],
     sim: Any,
-    s3_server: str,
     s3_bucket: Any,
     tmp_path: Path,
 ) -> None:
     bucket = s3_bucket.bucket_name
-    client = s3(s3_server)
+    client = s3_bucket.credentials.get_s3_client()
     client.put_object(Bucket=bucket, Key="refs/green.png", Body=png(GREEN))
     (tmp_path / "refs").mkdir()
     (tmp_path / "refs" / "red.png").write_bytes(png(RED))
     served = tmp_path / "public"
     served.mkdir()
     (served / "blue.png").write_bytes(png(BLUE))
-    env = env_for(prefect_server, state_dir, sim, s3_server)
     with http_server(served) as base_url:
         prompts = [
             {"id": "file", "prompt": "the hero on a beach", "images": ["refs/red.png"]},
@@ -106,7 +68,7 @@ def test_file_object_and_url_references(
         ]
         path = campaign_file(tmp_path, prompts, bucket=bucket)
 
-        planned = haoee("plan", str(path), "--json", "--date", DAY, env=env)
+        planned = run_haoee("plan", str(path), "--json", "--date", DAY, env=env)
         assert planned.returncode == 0, planned.stderr
         plan = json.loads(planned.stdout)
         refs = {r["source"]: r for r in plan["references"]}
@@ -115,7 +77,7 @@ def test_file_object_and_url_references(
         assert refs[f"{base_url}/blue.png"]["via"] == "url"
         assert sim.stats()["calls_total"] == 0
 
-        ran = haoee("run", str(path), "--json", "--date", DAY, env=env)
+        ran = run_haoee("run", str(path), "--json", "--date", DAY, env=env)
         assert ran.returncode == 0, ran.stderr[-3000:]
         result = json.loads(ran.stdout)
         assert (result["done"], result["paid_calls"]) == (3, 3)
@@ -131,7 +93,7 @@ def test_file_object_and_url_references(
         assert "binary_data_base64" not in json.dumps(by_prompt["file"]["references"])
         assert png(RED).hex()[:32] not in json.dumps(manifest)
 
-        table = haoee("run", str(path), "--date", DAY, env=env)  # the rerun
+        table = run_haoee("run", str(path), "--date", DAY, env=env)  # the rerun
         assert table.returncode == 0, table.stderr[-3000:]
         assert "3 already stored, 0 paid call(s)" in table.stdout
         assert f"reference refs/red.png (file, via base64): {len(png(RED))} bytes" in table.stdout
@@ -139,7 +101,7 @@ def test_file_object_and_url_references(
         print(table.stdout)
 
         (tmp_path / "refs" / "red.png").write_bytes(png((230, 40, 40)))  # the file changes
-        again = json.loads(haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
+        again = json.loads(run_haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
         assert (again["done"], again["paid_calls"]) == (3, 1)
         stats = sim.stats()
         assert stats["billable_generations"] == 4 and stats["duplicates"] == 0
@@ -147,22 +109,19 @@ def test_file_object_and_url_references(
 
 
 def test_presigned_links_fetched_from_loopback_and_rerun_pays_nothing(
-    prefect_server: str,
-    state_dir: Path,
+    env: dict[str, str],
     sim: Any,
-    s3_server: str,
     s3_bucket: Any,
     tmp_path: Path,
 ) -> None:
     bucket = s3_bucket.bucket_name
-    client = s3(s3_server)
+    client = s3_bucket.credentials.get_s3_client()
     client.put_object(Bucket=bucket, Key="brand/green.png", Body=png(GREEN))
     prompts = [{"id": "linked", "prompt": "the hero", "images": [f"s3://{bucket}/brand/green.png"]}]
     path = campaign_file(
         tmp_path, prompts, bucket=bucket, name="refs-presigned", references={"via": "presigned"}
     )
-    env = env_for(prefect_server, state_dir, sim, s3_server)
-    first = json.loads(haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
+    first = json.loads(run_haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
     assert (first["done"], first["paid_calls"]) == (1, 1)
     assert output_colours(client, bucket, first) == {"linked": "g"}
     manifest = client.get_object(Bucket=bucket, Key=first["manifest_key"])["Body"].read()
@@ -171,7 +130,7 @@ def test_presigned_links_fetched_from_loopback_and_rerun_pays_nothing(
     client.delete_object(Bucket=bucket, Key=first["manifest_key"])
     for row in first["items"]:
         client.delete_object(Bucket=bucket, Key=row["s3_key"])
-    second = json.loads(haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
+    second = json.loads(run_haoee("run", str(path), "--json", "--date", DAY, env=env).stdout)
     assert second["items"][0]["s3_key"] == first["items"][0]["s3_key"]  # named by hash
     assert sim.stats()["billable_generations"] == 1  # same content, new link: nothing paid
 
@@ -192,10 +151,8 @@ BROKEN = {
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_references_exit_2_and_call_nothing(
     case: str,
-    prefect_server: str,
-    state_dir: Path,
+    env: dict[str, str],
     sim: Any,
-    s3_server: str,
     s3_bucket: Any,
     tmp_path: Path,
 ) -> None:
@@ -206,15 +163,14 @@ def test_broken_references_exit_2_and_call_nothing(
     path = campaign_file(
         tmp_path, [{"id": "p", "prompt": "x", **extra}], bucket=s3_bucket.bucket_name
     )
-    env = env_for(prefect_server, state_dir, sim, s3_server)
     commands = [["run", str(path)], ["plan", str(path), "--json"]]
     commands.append(["validate", str(path), "--check-objects"])
     if case != "unknown bucket":
         commands.append(["validate", str(path)])
     else:  # without --check-objects, validate does not reach S3
-        assert haoee("validate", str(path), env=env).returncode == 0
+        assert run_haoee("validate", str(path), env=env).returncode == 0
     for command in commands:
-        out = haoee(*command, env=env)
+        out = run_haoee(*command, env=env)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         text = out.stdout + out.stderr
         assert where in text and rule in text, text

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -18,6 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
+
+from tests.support import bucket_block as bucket_block
+from tests.support import free_port as free_port
+from tests.support import s3_client as s3_client
 
 LONG = os.environ.get("HAOEE_RELIABILITY", "").strip().lower() == "long"
 
@@ -37,13 +40,6 @@ T = TypeVar("T")
 
 def scaled(short: T, long: T) -> T:
     return long if LONG else short
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(
@@ -110,29 +106,19 @@ def write_yaml(path: Path, doc: Any) -> Path:
     return path
 
 
-def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+def scanned_bucket(endpoint: str, bucket: str, exposed: Any) -> Any:
+    """Create ``bucket`` on the S3 server at ``endpoint`` and name it for the final secrets
+    scan (which reads back every object of it); a client of that server."""
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket=bucket)
+    exposed.buckets.add(bucket)
+    return s3
 
 
-def bucket_block(endpoint: str, name: str) -> Any:
-    from prefect_aws import AwsClientParameters, AwsCredentials
-    from prefect_aws.s3 import S3Bucket
-
-    credentials = AwsCredentials(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
-    )
-    return S3Bucket(bucket_name=name, credentials=credentials)
+def set_env(monkeypatch: Any, env: dict[str, str]) -> None:
+    """Set each of ``env`` in this process for the test (a run in this process reads it)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
@@ -188,13 +174,17 @@ def subprocess_env(
     return env
 
 
-def run_campaign_state(path: Path, run_date: date, bucket: Any) -> Any:
-    """Run the campaign flow in this process; its final state (``result()`` is the
-    ``CampaignResult``, also when some items failed)."""
-    from prefect_haoee.flows import run_campaign
+def run_doc(tmp_path: Path, doc: dict[str, Any], run_date: date, bucket: Any) -> tuple[Any, Any]:
+    """Write ``doc`` as ``<name>.yaml`` in ``tmp_path`` and run the campaign flow in this
+    process: its final state and ``CampaignResult`` (also when some items failed)."""
+    from prefect_haoee.flows import CampaignResult, run_campaign
 
+    path = write_yaml(tmp_path / f"{doc['name']}.yaml", doc)
     flow_call = run_campaign(str(path), run_date=run_date, bucket=bucket, return_state=True)
-    return asyncio.run(cast(Coroutine[Any, Any, Any], flow_call))
+    state = asyncio.run(cast(Coroutine[Any, Any, Any], flow_call))
+    result = state.result(raise_on_failure=False)
+    assert isinstance(result, CampaignResult), state.message
+    return state, result
 
 
 def billed_hashes(ledger: Iterable[dict[str, Any]]) -> list[str]:

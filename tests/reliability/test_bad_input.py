@@ -9,7 +9,6 @@ session's moto server (a valid file would reach S3 and then the gateway).
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -20,11 +19,14 @@ import pytest
 
 from prefect_haoee.simulator.config import SimulatorConfig
 from prefect_haoee.simulator.server import SimulatorHandle, run_simulator
+from tests.campaigns.support import DELETE, changed
+from tests.cli_support import aws_env
 from tests.reliability.support import (
     HAOEE,
     REL_KEY,
     client_env,
     s3_client,
+    set_env,
     subprocess_env,
     write_yaml,
 )
@@ -32,7 +34,6 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.reliability
 
 BUCKET = "rel-bad-input"
-DELETE = object()
 PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
@@ -72,20 +73,7 @@ class Case:
 
 def campaign_dict(changes: dict[str, Any]) -> dict[str, Any]:
     """``BASE`` with dotted-path changes (list indexes as numbers; ``DELETE`` removes)."""
-    data = copy.deepcopy(BASE)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node: Any = data
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        key: Any = int(last) if isinstance(node, list) else last
-        if value is DELETE:
-            del node[key]
-        elif isinstance(node, list) and key == len(node):
-            node.append(value)
-        else:
-            node[key] = value
-    return data
+    return changed(BASE, changes)
 
 
 CASES: list[Case] = [
@@ -214,12 +202,8 @@ def bad_env(
 ) -> SimulatorHandle:
     s3_client(s3_server).create_bucket(Bucket=BUCKET)
     quiet_sim.reset(seed=1)
-    for name, value in client_env(quiet_sim.base_url).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    set_env(monkeypatch, client_env(quiet_sim.base_url))
+    set_env(monkeypatch, aws_env(s3_server))
     return quiet_sim
 
 

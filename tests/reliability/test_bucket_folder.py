@@ -20,8 +20,7 @@ from tests.reliability.support import (
     list_keys,
     prompt,
     read_json,
-    run_campaign_state,
-    write_yaml,
+    run_doc,
 )
 
 pytestmark = pytest.mark.reliability
@@ -43,16 +42,11 @@ def mixed_prompts(tag: str) -> list[dict[str, Any]]:
 def test_every_kind_lands_where_the_manifest_says_and_a_rerun_is_free(
     prefect_server: str, sim: Any, s3_bucket: Any, tmp_path: Path, folder: str
 ) -> None:
-    from prefect_haoee.flows import CampaignResult
-
     bucket = s3_bucket.model_copy(update={"bucket_folder": folder})
     name = "folder-" + folder.strip("/").replace("/", "-")
     doc = campaign_doc(name, bucket.bucket_name, mixed_prompts(name))
     del doc["params"]  # image sizes only; video and music take none
-    path = write_yaml(tmp_path / f"{name}.yaml", doc)
-    state = run_campaign_state(path, DAY, bucket)
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
+    state, result = run_doc(tmp_path, doc, DAY, bucket)
     assert state.is_completed(), state.message
     s3 = bucket.credentials.get_s3_client()
     everything = set(list_keys(s3, bucket.bucket_name))
@@ -72,8 +66,7 @@ def test_every_kind_lands_where_the_manifest_says_and_a_rerun_is_free(
     assert first == 3
 
     # The rerun sees every object at plan time: nothing to produce, nothing paid.
-    state2 = run_campaign_state(path, DAY, bucket)
-    rerun = state2.result(raise_on_failure=False)
+    state2, rerun = run_doc(tmp_path, doc, DAY, bucket)
     assert state2.is_completed(), state2.message
     assert rerun.stored_before == 3 and rerun.paid_calls == 0
     assert {r.source for r in rerun.records} == {"s3"}

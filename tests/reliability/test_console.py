@@ -9,16 +9,14 @@ are, and exit 1 (one item failed, the other kept).
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import HAOEE, campaign_doc, prompt, subprocess_env, write_yaml
 from tests.support import png_bytes
 
@@ -28,56 +26,34 @@ HOSTILE = "[/] refused: root:x:0:0 [bold red]boom[/bold red] :thumbs_up: [link=f
 PNG = png_bytes(16, 16)
 
 
-class Gateway(ThreadingHTTPServer):
-    daemon_threads = True
+class Gateway(LoopbackServer):
     calls = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     server: Gateway
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_POST(self) -> None:
         self.server.calls += 1
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         if "hostile" in str(body.get("prompt", "")):
             answer: dict[str, Any] = {"code": 50411, "message": HOSTILE, "request_id": "[/]r1"}
         else:
             data = {"image_urls": [f"{self.server.url}/files/ok.png"], "binary_data_base64": []}
             answer = {"code": 10000, "data": data, "request_id": "20260101console"}
-        self._send(200, json.dumps(answer).encode())
+        self.answer_json(200, answer)
 
     def do_GET(self) -> None:
         if self.path.endswith(".png"):
-            self._send(200, PNG, "image/png")
+            self.answer(200, PNG, "image/png")
         else:
-            self._send(404, b"{}")
+            self.answer(404, b"{}")
 
 
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    server = Gateway(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Gateway(Handler)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_gateway_text_with_markup_is_printed_as_is_and_the_run_goes_on(

@@ -31,10 +31,10 @@ from tests.reliability.support import (
     list_keys,
     prompt,
     read_json,
-    run_campaign_state,
-    s3_client,
+    run_doc,
     scaled,
-    write_yaml,
+    scanned_bucket,
+    set_env,
 )
 
 pytestmark = pytest.mark.reliability
@@ -79,13 +79,9 @@ def test_campaign_under_faults_loses_nothing_and_pays_once(
     record_logs: None,
     exposed: Any,
 ) -> None:
-    from prefect_haoee.flows import CampaignResult
-
-    s3 = s3_client(s3_server)
     bucket = "rel-faults"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
-    path = write_yaml(tmp_path / "faults.yaml", fault_campaign(bucket))
+    s3 = scanned_bucket(s3_server, bucket, exposed)
+    doc = fault_campaign(bucket)
     total = PAIRS * 2 * 3 + MODERATED
 
     config = SimulatorConfig(
@@ -102,20 +98,17 @@ def test_campaign_under_faults_loses_nothing_and_pays_once(
         seed=2026,
     )
     with run_simulator(config) as sim:
-        for name, value in client_env(sim.base_url, read_timeout=1.0).items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, client_env(sim.base_url, read_timeout=1.0))
         # Faults are drawn per action in arrival order, so which call meets a run of them
         # depends on scheduling. At these rates (17% of calls fail and may be resent) a call
         # exhausts 4 attempts with probability 0.17**4, ~16% per run over ~200 calls; with
         # 6 it is ~0.5%. Exhausting the budget is the retry tests' subject, not this one's.
         monkeypatch.setenv("HAOEE_MAX_ATTEMPTS", "6")
         started = time.perf_counter()
-        state = run_campaign_state(path, DAY, bucket_block(s3_server, bucket))
+        state, result = run_doc(tmp_path, doc, DAY, bucket_block(s3_server, bucket))
         seconds = time.perf_counter() - started
-        result = state.result(raise_on_failure=False)
         stats = sim.stats()
         ledger = sim.ledger()
-    assert isinstance(result, CampaignResult), state.message
     exposed.add("faults:state", state.message)
     exposed.add("faults:result", result.model_dump_json())
     log.warning(
@@ -184,14 +177,10 @@ def test_a_failed_async_task_is_produced_again(
 ) -> None:
     """The gateway accepts (and bills) a task, then the task fails (50501): the image must
     still be produced, by paying for one new generation and no more."""
-    from prefect_haoee.flows import CampaignResult
-
-    s3 = s3_client(s3_server)
     bucket = "rel-task-fail"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
+    scanned_bucket(s3_server, bucket, exposed)
     prompts = [prompt(f"a{i}", f"a green kite {i}", model=ASYNC_MODEL) for i in range(4)]
-    path = write_yaml(tmp_path / "tf.yaml", campaign_doc("task-fail", bucket, prompts))
+    doc = campaign_doc("task-fail", bucket, prompts)
     config = SimulatorConfig(
         api_keys=(REL_KEY,),
         latency_ms=10,
@@ -200,14 +189,11 @@ def test_a_failed_async_task_is_produced_again(
         seed=3,
     )
     with run_simulator(config) as sim:
-        for name, value in client_env(sim.base_url).items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, client_env(sim.base_url))
         started = time.perf_counter()
-        state = run_campaign_state(path, DAY, bucket_block(s3_server, bucket))
+        state, result = run_doc(tmp_path, doc, DAY, bucket_block(s3_server, bucket))
         seconds = time.perf_counter() - started
-        result = state.result(raise_on_failure=False)
         stats = sim.stats()
-    assert isinstance(result, CampaignResult), state.message
     exposed.add("task-fail:state", state.message)
     print(f"\ntask-fail: {seconds:.1f}s, failures {result.failures}, stats {stats}")
     assert stats["tasks_by_status"]["failed"] == 1

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +31,15 @@ from prefect_haoee.client import (
     parse_request,
 )
 from prefect_haoee.client.download import DEFAULT_MAX_BYTES
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     REL_KEY,
     bucket_block,
     campaign_doc,
     prompt,
-    run_campaign_state,
-    s3_client,
+    run_doc,
+    scanned_bucket,
     wait_until,
-    write_yaml,
 )
 from tests.support import png_bytes
 
@@ -54,18 +52,11 @@ CHUNK = 64 * 1024
 PNG = png_bytes(16, 16)
 
 
-class Hostile(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Hostile(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.sent: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def count(self, kind: str, sent: int = 0, call: bool = False) -> None:
         with self.lock:
@@ -73,26 +64,17 @@ class Hostile(ThreadingHTTPServer):
             self.calls[kind] += int(call)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     server: Hostile
-    protocol_version = "HTTP/1.0"  # a body without Content-Length ends at close
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _send(self, status: int, body: bytes, kind: str, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, body, ctype)
         self.server.count(kind, len(body))
 
     def do_POST(self) -> None:
         kind = self.path.strip("/").split("/")[0]
         self.server.count(kind, call=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         auth = self.headers.get("Authorization", "")
         if kind == "nonjson":
             self._send(200, f"<html>oops {auth}</html>".encode(), kind, "text/html")
@@ -112,9 +94,7 @@ class Handler(BaseHTTPRequestHandler):
             data = {"image_urls": [f"{self.server.url}/files/png"], "pe_result": filler}
             self._send(200, json.dumps({"code": 10000, "data": data}).encode(), kind)
         elif kind == "hugestream":  # 30 MB of answer without a Content-Length
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
+            self.head(200, "application/json", None)
             self.wfile.write(b'{"code": 10000, "data": {"pe_result": "')
             try:
                 for _ in range(HUGE_JSON_MB * MB // CHUNK):
@@ -139,25 +119,14 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "nonimage":
             self._send(200, b"<html>definitely not a picture</html>", kind, "image/png")
         elif kind == "loop":
-            self.send_response(302)
-            self.send_header("Location", "/files/loop")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(302, b"", None, {"Location": "/files/loop"})
         elif kind == "tofile":
-            self.send_response(302)
-            self.send_header("Location", "file:///etc/passwd")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(302, b"", None, {"Location": "file:///etc/passwd"})
         elif kind == "declared":  # announces 200 MB: refused before any body is read
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(HUGE_FILE_MB * MB))
-            self.end_headers()
+            self.head(200, "image/png", HUGE_FILE_MB * MB)
             self._stream(kind)
         elif kind == "endless":  # 200 MB with no Content-Length, as a stream
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
+            self.head(200, "image/png", None)
             self._stream(kind)
         else:
             self._send(404, b"not found", kind, "text/plain")
@@ -176,14 +145,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[Hostile]:
-    server = Hostile()
-    thread = threading.Thread(target=server.serve_forever, name="hostile", daemon=True)
-    thread.start()
-    try:
+    with serving(Hostile(), "hostile") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def settings(base_url: str) -> HaoeeSettings:
@@ -373,12 +336,8 @@ def test_a_campaign_against_hostile_urls_reports_each_item_and_keeps_the_good_on
     exposed: Any,
 ) -> None:
     """The whole flow: each prompt's (paid) answer points to a different hostile URL."""
-    from prefect_haoee.flows import CampaignResult
-
-    s3 = s3_client(s3_server)
     bucket = "rel-hostile"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
+    scanned_bucket(s3_server, bucket, exposed)
     targets = {
         "good": ("png", None),
         "nonimage": ("nonimage", "not a decodable image"),
@@ -388,12 +347,10 @@ def test_a_campaign_against_hostile_urls_reports_each_item_and_keeps_the_good_on
         "ftp": ("ftp://127.0.0.1/x.png", "only http(s)"),
     }
     prompts = [prompt(pid, f"{target} please") for pid, (target, _) in targets.items()]
-    path = write_yaml(tmp_path / "hostile.yaml", campaign_doc("hostile", bucket, prompts))
     monkeypatch.setenv("HAOEE_API_KEY", REL_KEY)
     monkeypatch.setenv("HAOEE_BASE_URL", f"{hostile.url}/gw")
-    state = run_campaign_state(path, date(2026, 2, 2), bucket_block(s3_server, bucket))
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
+    doc = campaign_doc("hostile", bucket, prompts)
+    state, result = run_doc(tmp_path, doc, date(2026, 2, 2), bucket_block(s3_server, bucket))
     exposed.add("hostile:campaign", result.model_dump_json())
     assert state.is_failed() and result.done == 1 and result.failed == len(targets) - 1
     errors = {f.prompt_id: f.error for f in result.failures}

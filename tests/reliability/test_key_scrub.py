@@ -15,25 +15,23 @@ manifest and the flow-run logs; with CR/LF the key whole.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     ECHO_KEY,
     HAOEE,
     campaign_doc,
     list_keys,
     prompt,
-    s3_client,
+    scanned_bucket,
     subprocess_env,
     write_yaml,
 )
@@ -54,64 +52,34 @@ def leaks(text: str) -> list[str]:
     return sorted(f for f in fragments() if f in text)
 
 
-class Echo(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), EchoHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class EchoHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _answer(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class EchoHandler(QuietHandler):
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         auth = self.headers.get("Authorization", "")
         key = auth.split(" ", 1)[-1]
         kind = str(body.get("prompt", "x")).split()[0]
         if kind == "jsonecho":
             answer = {"code": 50400, "message": f"invalid token {auth[:19]}", "request_id": "r1"}
-            self._answer(401, json.dumps(answer).encode())
+            self.answer_json(401, answer)
         elif kind == "textecho":
-            self._answer(401, f"Unauthorized. Authorization: {auth[:19]}".encode(), "text/plain")
+            self.answer(401, f"Unauthorized. Authorization: {auth[:19]}".encode(), "text/plain")
         elif kind == "fragment":
             answer = {
                 "code": 50200,
                 "message": f"no account for ...{key[6:18]}...",
                 "request_id": key[4:16],
             }
-            self._answer(400, json.dumps(answer).encode())
+            self.answer_json(400, answer)
         elif kind == "html":
-            self._answer(200, f"<html>proxy error near {key[10:24]}</html>".encode(), "text/html")
+            self.answer(200, f"<html>proxy error near {key[10:24]}</html>".encode(), "text/html")
         else:
-            self._answer(404, b"{}")
+            self.answer(404, b"{}")
 
 
 @pytest.fixture(scope="module")
-def echo() -> Iterator[Echo]:
-    server = Echo()
-    thread = threading.Thread(target=server.serve_forever, name="key-echo", daemon=True)
-    thread.start()
-    try:
+def echo() -> Iterator[LoopbackServer]:
+    with serving(LoopbackServer(EchoHandler), "key-echo") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def _server_texts(names: set[str]) -> list[tuple[str, str]]:
@@ -141,11 +109,14 @@ async def _server_texts(names: set[str]) -> list[tuple[str, str]]:
 
 
 def test_an_echoed_key_shows_nowhere(
-    prefect_server: str, state_dir: Path, s3_server: str, echo: Echo, tmp_path: Path, exposed: Any
+    prefect_server: str,
+    state_dir: Path,
+    s3_server: str,
+    echo: LoopbackServer,
+    tmp_path: Path,
+    exposed: Any,
 ) -> None:
-    s3 = s3_client(s3_server)
-    s3.create_bucket(Bucket=BUCKET)
-    exposed.buckets.add(BUCKET)
+    s3 = scanned_bucket(s3_server, BUCKET, exposed)
     prompts = [
         prompt(kind, f"{kind} please") for kind in ("jsonecho", "textecho", "fragment", "html")
     ]

@@ -38,8 +38,8 @@ from tests.reliability.support import (
     list_keys,
     prompt,
     read_json,
-    s3_client,
     scaled,
+    scanned_bucket,
     subprocess_env,
     wait_until,
     write_yaml,
@@ -95,10 +95,8 @@ def test_sigkill_three_times_then_rerun_loses_nothing_and_pays_once(
     tmp_path: Path,
     exposed: Any,
 ) -> None:
-    s3 = s3_client(s3_server)
     bucket = "rel-kill"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
+    s3 = scanned_bucket(s3_server, bucket, exposed)
     path = write_yaml(tmp_path / "kill.yaml", kill_campaign(bucket))
     total = PAIRS * 2 * 2
     thresholds = sorted(random.Random(KILL_SEED).sample(range(2, total - 2), 3))

@@ -28,12 +28,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     HAOEE,
     REL_KEY,
@@ -57,13 +57,11 @@ DAY = date(2026, 7, 7)
 KEY_A, KEY_B = REL_KEY, REL_KEY + "-machine-b"
 
 
-class HeldGateway(ThreadingHTTPServer):
+class HeldGateway(LoopbackServer):
     """CVProcess that bills each request and answers once its key's gate is open."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), HeldHandler)
+        super().__init__(HeldHandler)
         self.gates = {KEY_A: threading.Event(), KEY_B: threading.Event()}
         self.urls = False
         """Answer with file URLs (served by ``do_GET`` once ``downloads`` is set) instead
@@ -71,33 +69,22 @@ class HeldGateway(ThreadingHTTPServer):
         self.downloads = threading.Event()
         self.billed: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
 def _png(digest: str) -> bytes:
     return png_bytes(8, 8, (int(digest[:2], 16), 90, 200))
 
 
-class HeldHandler(BaseHTTPRequestHandler):
+class HeldHandler(QuietHandler):
     server: HeldGateway
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) or b"{}"
+        body = self.read_json()
         key = self.headers.get("Authorization", "").split(" ", 1)[-1]
         gate = self.server.gates.get(key)
         if gate is None or "CVProcess" not in self.path:
-            answer: dict[str, Any] = {"code": 50400, "message": "unknown key or action"}
-            return self._answer(401, answer)
-        digest = hashlib.sha256(json.dumps(json.loads(raw), sort_keys=True).encode()).hexdigest()
+            return self.answer_json(401, {"code": 50400, "message": "unknown key or action"})
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self.server.lock:
             self.server.calls[key] += 1
         gate.wait(timeout=600)
@@ -108,41 +95,25 @@ class HeldHandler(BaseHTTPRequestHandler):
         else:
             image = base64.b64encode(_png(digest)).decode()
             data = {"binary_data_base64": [image], "image_urls": []}
-        self._answer(200, {"code": 10000, "data": data, "request_id": f"rid-{digest[:12]}"})
+        self.answer_json(200, {"code": 10000, "data": data, "request_id": f"rid-{digest[:12]}"})
 
     def do_GET(self) -> None:
         if not self.path.startswith("/img/"):
-            return self._answer(404, {"code": 50404, "message": "not found"})
+            return self.answer_json(404, {"code": 50404, "message": "not found"})
         self.server.downloads.wait(timeout=600)
-        body = _png(self.path.rsplit("/", 1)[-1].split(".")[0])
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _answer(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(200, _png(self.path.rsplit("/", 1)[-1].split(".")[0]), "image/png")
 
 
 @pytest.fixture
 def gateway() -> Iterator[HeldGateway]:
     server = HeldGateway()
-    thread = threading.Thread(target=server.serve_forever, name="held-gateway", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        for gate in server.gates.values():
-            gate.set()
-        server.downloads.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server, "held-gateway"):
+        try:
+            yield server
+        finally:
+            for gate in server.gates.values():
+                gate.set()
+            server.downloads.set()
 
 
 def machine_env(base: dict[str, str], home: Path, key: str) -> dict[str, str]:

@@ -17,28 +17,26 @@ image and no task_id 3 each; Retry-After 100000 12 (and minutes of sleeping).
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.http_support import LoopbackServer, QuietHandler, serving
 from tests.reliability.support import (
     ASYNC_MODEL,
-    REL_KEY,
     SYNC_MODEL,
     bucket_block,
     campaign_doc,
+    client_env,
     prompt,
-    run_campaign_state,
+    run_doc,
     s3_client,
-    write_yaml,
+    set_env,
 )
 
 pytestmark = pytest.mark.reliability
@@ -47,77 +45,46 @@ DAY = date(2026, 4, 4)
 PAID = ("CVProcess", "CVSync2AsyncSubmitTask")
 
 
-class Gateway(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Gateway(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.paid: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     server: Gateway
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         action = self.path.split("Action=", 1)[-1].split("&", 1)[0]
         kind = str(body.get("prompt", "")).split()[0] if body.get("prompt") else "poll"
         if action in PAID:
             with self.server.lock:
                 self.server.paid[kind] += 1
         if kind == "nonjson":
-            self._answer(200, b"<html>upstream hiccup</html>")
+            self.answer(200, b"<html>upstream hiccup</html>")
         elif kind == "drop":
             self.close_connection = True  # read the request, answer nothing
         elif kind == "lying":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "5000")
-            self.end_headers()
+            self.head(200, "application/json", 5000)
             self.wfile.write(b'{"code": 10000, "da')
             self.close_connection = True
         elif kind == "noimage":
-            answer = {"code": 10000, "data": {}, "request_id": "rid-noimage-1"}
-            self._answer(200, json.dumps(answer).encode())
+            self.answer_json(200, {"code": 10000, "data": {}, "request_id": "rid-noimage-1"})
         elif kind == "notask":
             answer = {"code": 10000, "data": {"status": "ok"}, "request_id": "rid-notask-1"}
-            self._answer(200, json.dumps(answer).encode())
+            self.answer_json(200, answer)
         elif kind == "wait":
             answer = {"code": 50429, "message": "slow down", "request_id": "rid-wait"}
-            self._answer(429, json.dumps(answer).encode(), {"Retry-After": "100000"})
+            self.answer_json(429, answer, {"Retry-After": "100000"})
         else:
-            self._answer(404, b"{}")
+            self.answer(404, b"{}")
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
-    server = Gateway()
-    thread = threading.Thread(target=server.serve_forever, name="retry-layers", daemon=True)
-    thread.start()
-    try:
+    with serving(Gateway(), "retry-layers") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 KINDS = ("nonjson", "drop", "lying", "noimage", "notask", "wait")
@@ -132,32 +99,20 @@ def run_hostile(
     **env: str,
 ) -> tuple[Any, Counter[str], float]:
     """One campaign, one item per hostile kind; the paid calls of each and the seconds."""
-    from prefect_haoee.flows import CampaignResult
-
     bucket = f"rel-retry-{tag}"
     s3_client(s3_server).create_bucket(Bucket=bucket)
     prompts = [
         prompt(kind, f"{kind} {tag}", model=ASYNC_MODEL if kind == "notask" else SYNC_MODEL)
         for kind in KINDS
     ]
-    path = write_yaml(tmp_path / f"{tag}.yaml", campaign_doc(f"retry-{tag}", bucket, prompts))
-    for name, value in {
-        "HAOEE_API_KEY": REL_KEY,
-        "HAOEE_BASE_URL": gateway.url,
-        "HAOEE_MAX_ATTEMPTS": "4",
-        "HAOEE_BACKOFF_BASE": "0.02",
-        "HAOEE_BACKOFF_MAX": "0.05",
-        "HAOEE_RETRY_AFTER_MAX": "2",
-        "HAOEE_READ_TIMEOUT": "5",
-        **env,
-    }.items():
-        monkeypatch.setenv(name, value)
+    doc = campaign_doc(f"retry-{tag}", bucket, prompts)
+    fast = client_env(gateway.url, read_timeout=5)
+    limits = {"HAOEE_MAX_ATTEMPTS": "4", "HAOEE_BACKOFF_MAX": "0.05", "HAOEE_RETRY_AFTER_MAX": "2"}
+    set_env(monkeypatch, {**fast, **limits, **env})
     before = Counter(gateway.paid)
     started = time.monotonic()
-    state = run_campaign_state(path, DAY, bucket_block(s3_server, bucket))
+    _, result = run_doc(tmp_path, doc, DAY, bucket_block(s3_server, bucket))
     seconds = time.monotonic() - started
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
     assert result.failed == len(KINDS) and result.done == 0
     paid = Counter({k: gateway.paid[k] - before[k] for k in KINDS})
     return result, paid, seconds

@@ -32,11 +32,11 @@ from tests.reliability.support import (
     list_keys,
     prompt,
     read_json,
-    run_campaign_state,
-    s3_client,
+    run_doc,
     scaled,
+    scanned_bucket,
+    set_env,
     wait_until,
-    write_yaml,
 )
 
 pytestmark = pytest.mark.reliability
@@ -76,16 +76,13 @@ def test_s3_outage_mid_run_is_retried_and_loses_nothing(
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = start_moto(port)
-    s3 = s3_client(endpoint)
     bucket = "rel-s3-outage"
-    s3.create_bucket(Bucket=bucket)
-    exposed.buckets.add(bucket)
+    s3 = scanned_bucket(endpoint, bucket, exposed)
     prompts = []
     for i in range(PAIRS):
         prompts.append(prompt(f"s{i}", f"a glass vase {i}", model=SYNC_MODEL))
         prompts.append(prompt(f"a{i}", f"a paper lantern {i}", model=ASYNC_MODEL))
     doc = campaign_doc("s3-outage", bucket, prompts, variants=2, concurrency=3, qps=10)
-    path = write_yaml(tmp_path / "s3.yaml", doc)
     total = PAIRS * 2 * 2
 
     config = SimulatorConfig(
@@ -93,12 +90,12 @@ def test_s3_outage_mid_run_is_retried_and_loses_nothing(
     )
     outcome: dict[str, Any] = {}
     with run_simulator(config) as sim:
-        for name, value in client_env(sim.base_url).items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, client_env(sim.base_url))
 
         def run() -> None:
             try:
-                outcome["state"] = run_campaign_state(path, DAY, bucket_block(endpoint, bucket))
+                block = bucket_block(endpoint, bucket)
+                outcome["state"], outcome["result"] = run_doc(tmp_path, doc, DAY, block)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 outcome["error"] = exc
 
@@ -150,12 +147,8 @@ def check_outcome(
     stats: dict[str, Any],
     ledger: list[dict[str, Any]],
 ) -> None:
-    from prefect_haoee.flows import CampaignResult
-
     assert "error" not in outcome, outcome.get("error")
-    state = outcome["state"]
-    result = state.result(raise_on_failure=False)
-    assert isinstance(result, CampaignResult), state.message
+    state, result = outcome["state"], outcome["result"]
     retries = s3_retries(caplog)
     print(
         f"\ns3-outage: {len(retries)} task retries on S3 errors; billable "

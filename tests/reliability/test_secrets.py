@@ -45,6 +45,7 @@ from tests.reliability.support import (
     list_keys,
     prompt,
     s3_client,
+    scanned_bucket,
     subprocess_env,
     write_yaml,
 )
@@ -121,8 +122,7 @@ def run_child(args: list[str], env: dict[str, str], exposed: Any, label: str) ->
 @pytest.fixture(scope="module")
 def own_runs(prefect_server: str, state_dir: Path, s3_server: str, exposed: Any) -> None:
     """Runs that exercise the paths where a key could slip out."""
-    s3_client(s3_server).create_bucket(Bucket=BUCKET)
-    exposed.buckets.add(BUCKET)
+    scanned_bucket(s3_server, BUCKET, exposed)
     config = SimulatorConfig(
         api_keys=(REL_KEY,),
         latency_ms=5,

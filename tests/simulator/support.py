@@ -12,6 +12,7 @@ import httpx
 from PIL import Image
 
 from prefect_haoee.simulator import SimulatorConfig, SimulatorHandle, run_simulator
+from tests.support import png_bytes
 
 API_KEY = "test-key"
 VERSION = "2022-08-31"
@@ -29,9 +30,7 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 # A 1x1 PNG, raw base64 (what an image input looks like on the wire).
-_buf = io.BytesIO()
-Image.new("RGB", (1, 1), (200, 10, 10)).save(_buf, "PNG")
-TINY_PNG_B64 = base64.b64encode(_buf.getvalue()).decode("ascii")
+TINY_PNG_B64 = base64.b64encode(png_bytes(1, 1, (200, 10, 10))).decode("ascii")
 
 
 def sim_config(**overrides: Any) -> SimulatorConfig:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support import free_port, redis_server_args
+
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -33,19 +27,7 @@ def redis_server(directory: Path) -> Iterator[str]:
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
     port = free_port()
     proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
+        redis_server_args(binary, port, directory),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )

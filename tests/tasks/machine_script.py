@@ -12,21 +12,13 @@ import asyncio
 import json
 import sys
 
-from prefect_aws import AwsClientParameters, AwsCredentials
-from prefect_aws.s3 import S3Bucket
-
+from tests.support import bucket_block
 from tests.tasks.produce_support import async_request, produce_all, records, sync_request
 
 
 def main() -> None:
     endpoint, bucket_name, prefix, count = sys.argv[1:5]
-    credentials = AwsCredentials(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
-    )
-    bucket = S3Bucket(bucket_name=bucket_name, credentials=credentials)
+    bucket = bucket_block(endpoint, bucket_name)
     requests = [
         sync_request(700 + i) if i % 2 == 0 else async_request(700 + i) for i in range(int(count))
     ]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect.blocks.core import Block
@@ -16,6 +13,7 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
 import prefect_haoee
 from prefect_haoee.blocks import HaoeeCredentials
+from tests.http_support import LoopbackServer, QuietHandler, serving
 
 LOGO = Path(prefect_haoee.__file__).parent / "assets" / "logo.png"
 
@@ -24,23 +22,12 @@ LOGO = Path(prefect_haoee.__file__).parent / "assets" / "logo.png"
 def local_logo_url() -> Iterator[str]:
     """Serve the packaged logo on loopback: the published URL is not reachable offline."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            data = LOGO.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(200, LOGO.read_bytes(), "image/png")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/logo.png"
-    server.shutdown()
+    with serving(LoopbackServer(Handler)) as server:
+        yield f"{server.url}/logo.png"
 
 
 class TestHaoeeCredentialsStandard(BlockStandardTestSuite):
