@@ -24,8 +24,9 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
+from prefect_haoee.tasks.errors import LockConfigurationError
 from prefect_haoee.tasks.ledger_entry import (
     MAX_ENTRY_BYTES,
     Taken,
@@ -114,8 +115,20 @@ class S3Store:
         return self._put(key, holder, body, 0, **condition)
 
     def take(self, key: str, holder: str, replace: str | None) -> Taken:
-        if self._hold(key, holder, IfNoneMatch="*"):
-            return Taken("held")
+        try:
+            if self._hold(key, holder, IfNoneMatch="*"):
+                return Taken("held")
+        except NoCredentialsError:
+            raise self._unusable("no AWS credentials were found") from None
+        except ClientError as exc:
+            code, status = _code(exc)
+            if code == "NoSuchBucket":
+                raise self._unusable("the bucket does not exist") from None
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or (
+                status == 403
+            ):
+                raise self._unusable(f"access denied ({code})") from None
+            raise
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as exc:
@@ -140,6 +153,14 @@ class S3Store:
         if self._hold(key, holder, IfMatch=str(answer["ETag"])):
             return Taken("held")
         return Taken("busy")
+
+    def _unusable(self, reason: str) -> LockConfigurationError:
+        """The first request of a paid step found the bucket unusable: said before any
+        paid call, and not retried (a retry cannot help)."""
+        return LockConfigurationError(
+            f"Output bucket {self.bucket!r}: {reason}; its ledger of paid steps "
+            f"({self.where}) needs PutObject, GetObject and DeleteObject: nothing was paid"
+        )
 
     def _etag(self, key: str, holder: str, forget: bool = False) -> tuple[str, int] | None:
         with self._mutex:

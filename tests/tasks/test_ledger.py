@@ -22,6 +22,7 @@ import pytest
 from prefect_haoee.client import GeneratedImages
 from prefect_haoee.tasks.errors import (
     LockBackendError,
+    LockConfigurationError,
     LockNotObtainedError,
     UnreadableStepError,
 )
@@ -323,3 +324,10 @@ def test_an_answer_the_store_could_not_take_is_kept_for_the_retry(tmp_path: Path
     assert again.reused and again.value.urls == ["https://x/7.png"]
     assert (tmp_path / "entries" / f"{k}.json").exists()  # written by the retry
     assert asyncio.run(led.step(k, _never, expiration=HOUR, payer="r")).reused
+
+
+def test_a_missing_bucket_is_said_before_any_paid_call(s3_bucket: Any, tmp_path: Path) -> None:
+    client = s3_bucket.credentials.get_s3_client()
+    store = S3Store(client, "no-such-bucket-here", ".haoee-ledger", 60.0, None)
+    with pytest.raises(LockConfigurationError, match="'no-such-bucket-here': the bucket does"):
+        asyncio.run(ledger(store, tmp_path).step(key(), _never, expiration=HOUR, payer="r"))
