@@ -115,6 +115,7 @@ def ledger_problem(as_json: bool) -> int | None:
     from prefect_haoee.tasks.errors import LockBackendError, LockConfigurationError
     from prefect_haoee.tasks.ledger import check_ledger
 
+    logs.route_logs(errors)  # that import configured Prefect's logging: keep it off the terminal
     try:
         check_ledger()
     except LockConfigurationError as exc:
