@@ -221,13 +221,13 @@ def test_files_outside_the_campaign_directory_are_refused(tmp_path: Path) -> Non
 def test_an_allowed_directory_may_hold_the_csv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home, shared = tmp_path / "campaigns", tmp_path / "shared"
+    home, allowed = tmp_path / "campaigns", tmp_path / "allowed"
     home.mkdir()
-    shared.mkdir()
-    (shared / "p.csv").write_text("id,prompt\na,x\n")
-    path = write(home / "c.yaml", campaign([{"from_csv": "../shared/p.csv"}]))
-    assert [p.id for p in load_campaign(path, allowed_roots=[shared]).prompt_specs()] == ["a"]
-    monkeypatch.setenv("HAOEE_CAMPAIGN_FILE_ROOTS", f"{tmp_path / 'nothing'}{os.pathsep}{shared}")
+    allowed.mkdir()
+    (allowed / "p.csv").write_text("id,prompt\na,x\n")
+    path = write(home / "c.yaml", campaign([{"from_csv": "../allowed/p.csv"}]))
+    assert [p.id for p in load_campaign(path, allowed_roots=[allowed]).prompt_specs()] == ["a"]
+    monkeypatch.setenv("HAOEE_CAMPAIGN_FILE_ROOTS", f"{tmp_path / 'nothing'}{os.pathsep}{allowed}")
     assert [p.id for p in load_campaign(path).prompt_specs()] == ["a"]
 
 
