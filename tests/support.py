@@ -20,7 +20,8 @@ def png_bytes(
     return buf.getvalue()
 
 
-# The request body shown on the Haoee page for 通用2.0-角色特征保持 (shared/api README §1).
+# The request body shown on the Haoee page for 通用2.0-角色特征保持 (docs/gateway.md,
+# "The visual API").
 SEED_EXAMPLE: dict[str, object] = {
     "req_key": "high_aes_ip_v20",
     "image_urls": ["https://xxx"],

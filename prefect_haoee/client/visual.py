@@ -48,7 +48,8 @@ POLL_TIME_FIELDS = ("return_url", "logo_info")
 
 
 def _call(action: str, purpose: Purpose, body: dict[str, Any], model_name: str) -> HttpCall:
-    # GUESS (shared/api/README.md §2): the gateway's `ModelName` header takes the req_key.
+    # GUESS (docs/gateway.md, "Every guess"): the gateway's `ModelName` header takes the
+    # req_key.
     return HttpCall(
         "visual",
         purpose,

@@ -23,7 +23,7 @@ from prefect_haoee.client.requests.base import VisualRequest
 
 API_KEY = "sk-test-0123456789abcdef"
 
-# (http status, code) -> (class, retryable), from shared/api/volcengine-visual.md §6.
+# (http status, code) -> (class, retryable), from docs/gateway.md, "Error codes".
 CODE_TABLE: list[tuple[int, int | None, type[HaoeeError], bool]] = [
     (400, 50411, ContentRejectedError, False),
     (400, 50511, ContentRejectedError, True),

@@ -1,7 +1,7 @@
 """Fixes found by the reliability suite, at unit level (httpx.MockTransport).
 
 * A GetResult answer ``data.status == "done"`` with an error code is the task's final
-  failure (shared/api/volcengine-visual.md §4: "done ... success or failure ... stop"):
+  failure (docs/gateway.md, "The visual API": "done ... success or failure ... stop"):
   the client raises ``TaskFailedError`` at once instead of resending the poll (and a
   Prefect retry re-polling the same dead task 10 s and 60 s later).
 * ``request_id`` of an error body is scrubbed of the API key like the message.

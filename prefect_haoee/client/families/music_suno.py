@@ -1,6 +1,6 @@
 """Suno music: every shape of this family, confirmed or guessed, is in this file.
 
-Source: ``shared/api/other-endpoints.md`` §3; [T] = docs.yutoai.net (same template as
+Source: docs/gateway.md, "The other families"; [T] = docs.yutoai.net (same template as
 Haoee), [3P] = other gateways on the same template, GUESS = seen nowhere.
 
 Confirmed by the docs:

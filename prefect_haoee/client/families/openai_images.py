@@ -1,6 +1,6 @@
 """OpenAI-style images: every shape of this family, confirmed or guessed, is in this file.
 
-Source: ``shared/api/other-endpoints.md`` §1. [T] = docs.yutoai.net (same Apifox template
+Source: docs/gateway.md, "The other families". [T] = docs.yutoai.net (same Apifox template
 and page titles as Haoee), [3P] = other gateways on the same upstream conventions, GUESS =
 seen nowhere. Nothing here is confirmed for Haoee itself.
 

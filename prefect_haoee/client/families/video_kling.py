@@ -1,6 +1,6 @@
 """Kling video (``kling-video-v2-6``): every shape of this family is in this file.
 
-Source: ``shared/api/other-endpoints.md`` §2 ("Kling"); [H] = the Haoee nav, [3P] = other
+Source: docs/gateway.md, "The other families" ("Kling"); [H] = the Haoee nav, [3P] = other
 gateways, upstream = Kling's own API, GUESS = seen nowhere.
 
 Confirmed by the docs:

@@ -1,6 +1,6 @@
 """MiniMax Hailuo video: every shape of this family, confirmed or guessed, is in this file.
 
-Source: ``shared/api/other-endpoints.md`` §2 ("MiniMax-Hailuo-2.3-Fast"); [3P] = other
+Source: docs/gateway.md, "The other families" ("MiniMax-Hailuo-2.3-Fast"); [3P] = other
 gateways on the same template, upstream = MiniMax's own API, GUESS = seen nowhere.
 
 Confirmed by the docs:

@@ -1,6 +1,6 @@
 """Sora 2 video, OpenAI "official format": every shape of this family is in this file.
 
-Source: ``shared/api/other-endpoints.md`` §2 ("sora2 官方格式"); [3P] = other gateways on
+Source: docs/gateway.md, "The other families" ("sora2 官方格式"); [3P] = other gateways on
 the same template, OpenAI = the OpenAI Videos API this format copies, GUESS = seen nowhere.
 
 Confirmed by the docs:
