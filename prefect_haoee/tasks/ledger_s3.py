@@ -129,16 +129,10 @@ class S3Store:
             ):
                 raise self._unusable(f"access denied ({code})") from None
             raise
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as exc:
-            if missing(exc):  # abandoned between our put and our read: try again
-                return Taken("busy")
-            raise
-        if answer.get("ContentLength", 0) > MAX_ENTRY_BYTES:
-            entry: dict[str, Any] = {}
-        else:
-            entry = read_entry(answer["Body"].read(MAX_ENTRY_BYTES + 1))
+        read = self._read(key)
+        if read is None:  # abandoned between our put and our read: try again
+            return Taken("busy")
+        entry, answer = read
         now = server_now(answer)
         done = done_unless_free(entry, now, replace)
         if done is not None:
@@ -187,17 +181,26 @@ class S3Store:
         self._etag(key, holder, forget=True)
         return written
 
-    def _ours(self, key: str, holder: str) -> bool:
-        """True when the entry is done by ``holder`` (a retried finish whose first answer
-        was lost had written it)."""
+    def _read(self, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The entry under ``key`` (``{}`` when it is not ours or too large to be) and the
+        GET's answer; None when nothing is there."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
         except ClientError as exc:
             if missing(exc):
-                return False
+                return None
             raise
-        entry = read_entry(answer["Body"].read(MAX_ENTRY_BYTES + 1))
-        return entry.get("state") == "done" and entry.get("holder") == holder
+        if answer.get("ContentLength", 0) > MAX_ENTRY_BYTES:
+            return {}, answer
+        return read_entry(answer["Body"].read(MAX_ENTRY_BYTES + 1)), answer
+
+    def _ours(self, key: str, holder: str) -> bool:
+        """True when the entry is done by ``holder`` (a retried finish whose first answer
+        was lost had written it)."""
+        read = self._read(key)
+        return (
+            read is not None and read[0].get("state") == "done" and read[0].get("holder") == holder
+        )
 
     def abandon(self, key: str, holder: str) -> None:
         held = self._etag(key, holder, forget=True)
