@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -61,7 +63,14 @@ def _guarded(command: Callable[[], int]) -> int:
 
     try:
         with stop_signals():
-            return command()
+            try:
+                return command()
+            finally:
+                sys.stdout.flush()  # what is still buffered meets a closed pipe here
+    except BrokenPipeError as exc:
+        if not _stdout_gone():
+            return _failed(exc)  # a socket of ours, not the reader of our output
+        return _reader_gone()
     except typer.Exit:
         raise
     except KeyboardInterrupt as exc:
@@ -71,14 +80,39 @@ def _guarded(command: Callable[[], int]) -> int:
             errors.print(f"stopped ({str(exc) or 'Ctrl-C'})", highlight=False)
         return exit_code(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback on the console
-        from prefect_haoee.commands import logs
-        from prefect_haoee.commands.render import errors, say_error
+        return _failed(exc)
 
-        message = f"haoee failed: {type(exc).__name__}: {exc}"
-        logs.log_failure(message, exc, errors)
-        say_error((message, "bold red"))
-        say_error(f"  {logs.where_logged()}")
-        return 1
+
+def _failed(exc: BaseException) -> int:
+    """One line on the terminal, the traceback in the debug log; exit 1."""
+    from prefect_haoee.commands import logs
+    from prefect_haoee.commands.render import errors, say_error
+
+    message = f"haoee failed: {type(exc).__name__}: {exc}"
+    logs.log_failure(message, exc, errors)
+    say_error((message, "bold red"))
+    say_error(f"  {logs.where_logged()}")
+    return 1
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it (POSIX poll: POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no fileno
+        return True
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (``haoee models | head -1``): stop quietly, as
+    a process that SIGPIPE ends does (exit 141), with stdout pointed at ``/dev/null`` so
+    the interpreter's last flush does not complain either."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # SIGPIPE's number (POSIX; Windows has no SIGPIPE)
 
 
 @app.callback()

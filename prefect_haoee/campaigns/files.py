@@ -91,7 +91,7 @@ def read_regular_file(
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = _kind(info.st_mode)
+            kind = file_kind(info.st_mode)
             raise CampaignFileError(f"{label} is {kind}, not a regular file")
         if info.st_size > max_bytes:
             raise CampaignFileError(_too_big(label, max_bytes, info.st_size))
@@ -187,7 +187,8 @@ def _too_big(label: str, max_bytes: int, size: int | None) -> str:
     return f"{label}{has} above the limit of {max_bytes:,} bytes"
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for a message ("a directory", "a FIFO"...)."""
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):

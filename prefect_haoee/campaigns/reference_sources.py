@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prefect_haoee.campaigns.checks import MAX_SOURCE_CHARS, check_bucket
+from prefect_haoee.client.redact import redact_url
 
 RefKind = Literal["file", "s3", "url"]
 LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+DEFAULT_MAX_TOTAL_BYTES = 256 * 1024 * 1024
 
 
 class ReferenceSettings(BaseSettings):
@@ -29,6 +34,23 @@ class ReferenceSettings(BaseSettings):
 
     allow_loopback_http: bool = False
     """Accept ``http://127.0.0.1/...`` references (tests only; never a public host)."""
+    max_total_bytes: int = Field(default=DEFAULT_MAX_TOTAL_BYTES, ge=1)
+    """All distinct files and objects one campaign references, together (they are held
+    in memory, as base64, for the run): a reference past it is refused before it is read."""
+
+
+def shown_source(text: str) -> str:
+    """A reference as a message may show it: a URL without its credentials (userinfo,
+    signature and token query values masked) and no control character left raw (an ESC
+    in a file name must not reach the terminal as an escape sequence)."""
+    if "://" in text:
+        text = redact_url(text)
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class ReferenceProblem(ValueError):
@@ -70,25 +92,40 @@ def parse_source(text: str, base_dir: Path, settings: ReferenceSettings) -> Refe
     if "://" in text:
         _check_url(text, settings)
         return ReferenceSource(text, "url")
+    if "\0" in text:
+        raise ReferenceProblem("not a regular file: a file name cannot hold a NUL byte")
     relative = Path(text)
     if relative.is_absolute():
         raise ReferenceProblem("a local reference is a path relative to the campaign file")
     root = base_dir.resolve()
-    resolved = (root / relative).resolve()
+    try:
+        resolved = (root / relative).resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11, 3.12)
+        raise ReferenceProblem("not a regular file: a symlink loop") from None
     if not resolved.is_relative_to(root):
-        raise ReferenceProblem(f"{text!r} leads outside the campaign file's folder")
+        raise ReferenceProblem(f"{shown_source(text)!r} leads outside the campaign file's folder")
     return ReferenceSource(text, "file", path=resolved)
 
 
 def _check_url(text: str, settings: ReferenceSettings) -> None:
-    parts = urlsplit(text)
-    if parts.username is not None or parts.password is not None:
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:  # a bad port or bracket
+        raise ReferenceProblem("not a URL that can be read") from None
+    if parts.scheme not in ("https", "http"):
+        raise ReferenceProblem(
+            f"{parts.scheme or 'this'}:// is not a reference source: only https:// URLs, "
+            "s3://bucket/key objects and local paths (relative to the campaign file) are allowed"
+        )
+    if has_userinfo:
         raise ReferenceProblem("a URL reference must not carry credentials")
-    if not parts.hostname:
+    if not hostname:
         raise ReferenceProblem("a URL reference needs a host")
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and settings.allow_loopback_http and _is_loopback(parts.hostname):
+    if settings.allow_loopback_http and _is_loopback(hostname):
         return
     raise ReferenceProblem(
         "a URL reference must be https:// (or use a local path or s3://bucket/key)"

@@ -9,20 +9,20 @@ An entry is one of:
   when ``HAOEE_REFERENCES_ALLOW_LOOPBACK_HTTP=1`` (for tests against local servers).
 
 Local files and S3 objects are read at most once per :class:`ReferenceReader` (one per
-loaded campaign, so one per run), however many prompts and variants use them; each is
-capped in bytes before it is read whole (``fstat`` of the opened file, regular files only;
-``head_object``'s ``ContentLength`` before the ``get``), decoded with Pillow (header, pixel
-limit, ``verify``) and identified by the sha256 of its bytes. What one model accepts
-(format, bytes, pixels) is checked per request by :func:`limit_problems`.
+loaded campaign, so one per run), however many prompts and variants use them. Each one's
+size is known before it is read (``fstat`` of the opened file, regular files only;
+``head_object``'s ``ContentLength`` before the ``get``) and refused from it alone when it
+passes the model's per-image limit or, with the references read before, the campaign's
+total (``HAOEE_REFERENCES_MAX_TOTAL_BYTES``); the bytes are hashed (sha256) as they are
+read (:mod:`.reference_read`), decoded with Pillow (header, pixel limit, ``verify``) and
+kept as base64. What one model accepts (format, bytes, pixels) is checked per request by
+:func:`~prefect_haoee.campaigns.reference_build.limit_problems`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import os
-import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,14 +31,21 @@ from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 
+from prefect_haoee.campaigns.reference_read import (
+    TooLarge,
+    read_file_hashed,
+    read_local_file,
+    read_object_hashed,
+)
 from prefect_haoee.campaigns.reference_sources import (
     ReferenceProblem,
     ReferenceSettings,
     ReferenceSource,
     RefKind,
     parse_source,
+    shown_source,
 )
-from prefect_haoee.client.requests.rules import InputLimits, WireImage
+from prefect_haoee.client.requests.rules import WireImage
 
 __all__ = [
     "READ_CAP_BYTES",
@@ -48,9 +55,9 @@ __all__ = [
     "ReferenceReader",
     "ReferenceSettings",
     "ReferenceSource",
+    "TooLarge",
     "Via",
     "inspect_image",
-    "limit_problems",
     "parse_source",
     "read_local_file",
 ]
@@ -96,7 +103,7 @@ class Reference:
     def row(self, via: str) -> dict[str, Any]:
         """A JSON-ready summary (plan, manifest): never the bytes or a link."""
         return {
-            "source": self.source,
+            "source": shown_source(self.source),
             "kind": self.kind,
             "via": via,
             "bytes": self.bytes,
@@ -105,31 +112,6 @@ class Reference:
             "width": self.width,
             "height": self.height,
         }
-
-
-def read_local_file(path: Path, max_bytes: int) -> bytes:
-    """A regular file's bytes, refused before it is read if larger than ``max_bytes``.
-
-    The one place that reads campaign-referenced files (a generic safe reader may take
-    its place). ``ReferenceProblem`` for a missing, special or too large file.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise ReferenceProblem("file not found") from None
-    except OSError as exc:
-        raise ReferenceProblem(f"cannot open the file ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ReferenceProblem("not a regular file")
-        if info.st_size > max_bytes:
-            raise ReferenceProblem(f"file is {info.st_size} bytes, above the {max_bytes} cap")
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ReferenceProblem(f"file grew above the {max_bytes} bytes cap while read")
-    return data
 
 
 def inspect_image(data: bytes) -> tuple[str, int, int]:
@@ -147,31 +129,6 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ReferenceProblem(f"a damaged image ({exc})") from None
     return fmt, width, height
-
-
-def limit_problems(refs: list[Reference], limits: InputLimits, model: str) -> list[list[str]]:
-    """Per reference, the limits of ``model`` it breaks (format, bytes, pixels)."""
-    out: list[list[str]] = []
-    for ref in refs:
-        found: list[str] = []
-        if ref.kind != "url" and ref.sha256 is not None:
-            if ref.format not in limits.formats:
-                allowed = "/".join(sorted(limits.formats))
-                found.append(f"{ref.format} image; {model} takes {allowed}")
-            if ref.bytes is not None and ref.bytes > limits.max_bytes:
-                found.append(f"{ref.bytes} bytes; {model} takes at most {limits.max_bytes}")
-            for side in (ref.width, ref.height):
-                if side is not None and not limits.min_side <= side <= limits.max_side:
-                    found.append(
-                        f"{ref.width}x{ref.height} pixels; {model} takes sides of "
-                        f"{limits.min_side} to {limits.max_side}"
-                    )
-                    break
-        out.append(found)
-    total = sum(ref.bytes or 0 for ref in refs if ref.kind != "url")
-    if limits.max_total_bytes is not None and total > limits.max_total_bytes and out:
-        out[-1].append(f"the images total {total} bytes; {model} takes {limits.max_total_bytes}")
-    return out
 
 
 S3ClientFactory = Callable[[], Any]
@@ -206,6 +163,10 @@ class ReferenceReader:
         self._s3_factory = s3_client or default_s3_client
         self._s3: Any = None
         self._cache: dict[str, Reference | ReferenceProblem] = {}
+        self._sizes: dict[str, int] = {}
+        """Sizes of references refused by a per-image limit before they were read."""
+        self.held = 0
+        """Bytes of the distinct references read (held as base64 for the run)."""
         self._links: dict[str, str] = {}
         self._lock = threading.Lock()
         self.reads = 0
@@ -215,39 +176,62 @@ class ReferenceReader:
     def parse(self, text: str) -> ReferenceSource:
         return parse_source(text, self.base_dir, self.settings)
 
-    def load(self, text: str) -> Reference:
-        """The reference named ``text`` (read at most once); ``ReferenceProblem`` if unusable."""
+    def load(self, text: str, max_bytes: int | None = None) -> Reference:
+        """The reference named ``text`` (read at most once); ``ReferenceProblem`` if unusable.
+
+        ``max_bytes`` (a model's per-image limit) refuses a larger file or object from its
+        size alone, before it is read (:class:`TooLarge`); the same reference may still
+        serve a model with a higher limit."""
         source = self.parse(text)
         if source.kind == "url":
             return Reference(source=text, kind="url")
         if source.kind == "s3" and not self.read_objects:
             self.deferred.add(text)
             return Reference(source=text, kind="s3", bucket=source.bucket, key=source.key)
+        limit = READ_CAP_BYTES if max_bytes is None else min(max_bytes, READ_CAP_BYTES)
         with self._lock:
             cached = self._cache.get(source.cache_key)
+            known = self._sizes.get(source.cache_key)
+            if cached is None and known is not None and known > limit:
+                raise TooLarge(known, limit, "file" if source.kind == "file" else "object")
             if cached is None:
                 try:
-                    cached = self._read(source)
+                    cached = self._read(source, limit)
+                except TooLarge as exc:
+                    self._sizes[source.cache_key] = exc.size  # not read: no verdict kept
+                    raise
                 except ReferenceProblem as exc:
                     cached = exc
                 self._cache[source.cache_key] = cached
         if isinstance(cached, ReferenceProblem):
             raise cached
+        if cached.bytes is not None and cached.bytes > limit:
+            raise TooLarge(cached.bytes, limit, "file" if source.kind == "file" else "object")
         # Another spelling of the same file: the same read, named as written here.
         return cached if cached.source == text else replace(cached, source=text)
 
-    def _read(self, source: ReferenceSource) -> Reference:
+    def _admit(self, size: int) -> None:
+        """Refuse a reference that would take the campaign's total past its cap."""
+        cap = self.settings.max_total_bytes
+        if self.held + size > cap:
+            raise ReferenceProblem(
+                f"{size} bytes more would take this campaign's distinct reference images "
+                f"past HAOEE_REFERENCES_MAX_TOTAL_BYTES ({cap} bytes; {self.held} read before)"
+            )
+
+    def _read(self, source: ReferenceSource, limit: int) -> Reference:
         self.reads += 1
         if source.kind == "file":
             assert source.path is not None
-            data = read_local_file(source.path, READ_CAP_BYTES)
+            data, digest = read_file_hashed(source.path, limit, self._admit)
         else:
-            data = self._read_object(source)
+            data, digest = self._read_object(source, limit)
+        self.held += len(data)
         fmt, width, height = inspect_image(data)
         return Reference(
             source=source.text,
             kind=source.kind,
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=digest,
             bytes=len(data),
             format=fmt,
             width=width,
@@ -262,28 +246,16 @@ class ReferenceReader:
             self._s3 = self._s3_factory()
         return self._s3
 
-    def _read_object(self, source: ReferenceSource) -> bytes:
+    def _read_object(self, source: ReferenceSource, limit: int) -> tuple[bytes, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        s3 = self._client()
+        assert source.bucket is not None and source.key is not None
         try:
-            head = s3.head_object(Bucket=source.bucket, Key=source.key)
-            size = int(head.get("ContentLength", 0))
-            if size > READ_CAP_BYTES:
-                raise ReferenceProblem(f"object is {size} bytes, above the {READ_CAP_BYTES} cap")
-            answer = s3.get_object(Bucket=source.bucket, Key=source.key)
-            body = answer["Body"]
-            try:
-                data: bytes = body.read(READ_CAP_BYTES + 1)
-            finally:
-                body.close()
+            return read_object_hashed(self._client(), source.bucket, source.key, limit, self._admit)
         except ClientError as exc:
             raise ReferenceProblem(self._s3_problem(source, exc)) from None
         except BotoCoreError as exc:
             raise ReferenceProblem(f"S3 cannot be reached ({type(exc).__name__})") from None
-        if len(data) > READ_CAP_BYTES:
-            raise ReferenceProblem(f"object grew above the {READ_CAP_BYTES} bytes cap")
-        return data
 
     def _s3_problem(self, source: ReferenceSource, exc: Any) -> str:
         from botocore.exceptions import BotoCoreError, ClientError

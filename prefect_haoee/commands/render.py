@@ -19,8 +19,18 @@ from prefect_haoee.campaigns import CURRENCY, CampaignError, Plan
 if TYPE_CHECKING:  # the flow stack (Prefect) loads only for `run`
     from prefect_haoee.flows.result import CampaignResult, ItemSummary
 
-console = Console(markup=False, emoji=False, highlight=False)
-errors = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+class _Console(Console):
+    """A console that leaves a closed pipe to the command (``haoee models | head -1``):
+    rich would exit 1 on its own; the command exits quietly, as every command does."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+console = _Console(markup=False, emoji=False, highlight=False)
+errors = _Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 def line(*parts: str | tuple[str, str]) -> Text:

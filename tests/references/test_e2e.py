@@ -138,7 +138,7 @@ def test_presigned_links_fetched_from_loopback_and_rerun_pays_nothing(
 BROKEN = {
     "missing file": ({"images": ["gone.png"]}, "prompts[0].images[0]", "file not found"),
     "not an image": ({"images": ["text.png"]}, "prompts[0].images[0]", "not an image"),
-    "too large": ({"images": ["huge.png"]}, "prompts[0].images[0]", "at most 4700000"),
+    "too large": ({"images": ["huge.png"]}, "prompts[0].images[0]", "limit of 4700000 bytes"),
     "wrong count": ({"images": ["ok.png", "ok.png"]}, "prompts[0].images", "exactly 1"),
     "unknown bucket": (
         {"images": ["s3://no-such-bucket-refs/a.png"]},

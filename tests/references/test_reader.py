@@ -76,7 +76,7 @@ def test_problems_are_located_and_name_the_rule(tmp_path: Path) -> None:
     where = {line.split(": ")[1]: line for line in found}
     assert "file not found" in where["prompts[0].images[0]"]
     assert "not an image" in where["prompts[1].images[0]"]
-    assert "high_aes_ip_v20 takes at most 4700000" in where["prompts[2].images[0]"]
+    assert "high_aes_ip_v20's guessed limit of 4700000 bytes" in where["prompts[2].images[0]"]
     assert "exactly 1 input image" in where["prompts[3].images"]
     assert "outside the campaign file's folder" in where["prompts[4].images[0]"]
     assert "https://" in where["prompts[5].images[0]"]

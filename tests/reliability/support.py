@@ -9,17 +9,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
+import struct
+import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import pytest
 import yaml
 
 from tests.support import bucket_block as bucket_block
 from tests.support import free_port as free_port
+from tests.support import png_bytes
 from tests.support import s3_client as s3_client
 
 LONG = os.environ.get("HAOEE_RELIABILITY", "").strip().lower() == "long"
@@ -189,3 +195,71 @@ def run_doc(tmp_path: Path, doc: dict[str, Any], run_date: date, bucket: Any) ->
 
 def billed_hashes(ledger: Iterable[dict[str, Any]]) -> list[str]:
     return [entry["hash"] for entry in ledger]
+
+
+# -- loading a campaign file in a child capped in memory and time ---------------------------
+
+CHILD_AS_BYTES = 1_500_000_000
+CHILD_TIMEOUT = 40.0
+
+# Loads one campaign file and prints what happened, timed inside the child (imports apart).
+CHILD = """
+import json, resource, sys, time
+from prefect_haoee.campaigns import CampaignError, load_campaign
+start = time.monotonic()
+try:
+    load_campaign(sys.argv[1])
+    out = {"ok": True}
+except CampaignError as exc:
+    out = {"ok": False, "problems": exc.as_dicts()}
+out["seconds"] = time.monotonic() - start
+# This process's own peak (VmHWM is reset by exec; ru_maxrss keeps the peak of the forked
+# test process, hundreds of MB late in a full run).
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+out["max_rss_kb"] = (
+    int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+)
+print(json.dumps(out))
+"""
+
+
+def cap_memory() -> None:
+    """``preexec_fn`` of a child: at most :data:`CHILD_AS_BYTES` of address space."""
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_BYTES, CHILD_AS_BYTES))
+
+
+def load_in_child(path: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``load_campaign(path)`` in a memory-capped child with a timeout: ``ok`` or its
+    ``problems``, ``seconds`` and the child's own peak RSS (``max_rss_kb``, VmHWM)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+            preexec_fn=cap_memory,
+            env={**os.environ, **(env or {})},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"loading {path.name} did not finish in {CHILD_TIMEOUT:.0f} s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def sparse_png(path: Path, size: int, color: tuple[int, int, int] = (200, 30, 30)) -> Path:
+    """A valid 16x16 PNG of exactly ``size`` bytes on disk, almost all of it a private
+    ancillary chunk of zeros written as a hole (a sparse file: no disk, no time), that
+    Pillow opens and verifies: a big reference image for free."""
+    small = png_bytes(16, 16, color)
+    head, tail = small[:33], small[33:]  # signature + IHDR | IDAT, IEND
+    pad = size - len(small) - 12
+    crc = zlib.crc32(b"prVt")
+    zeros = bytes(1 << 20)
+    for start in range(0, pad, len(zeros)):
+        crc = zlib.crc32(zeros[: min(len(zeros), pad - start)], crc)
+    with path.open("wb") as out:
+        out.write(head + struct.pack(">I", pad) + b"prVt")
+        out.seek(pad, os.SEEK_CUR)
+        out.write(struct.pack(">I", crc) + tail)
+    return path

@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,35 +22,13 @@ import pytest
 import yaml
 
 from prefect_haoee.campaigns import CampaignError, load_campaign
-from tests.reliability.support import HAOEE
+from tests.reliability.support import HAOEE, cap_memory, load_in_child
 
 pytestmark = pytest.mark.reliability
 
 MODEL = "high_aes_general_v20_L"
 FACE_MODEL = "high_aes_ip_v20"
 KEY = "sk-rel13-Zq8Vw2Lp5Nx7Kd4Rt9"
-CHILD_AS_BYTES = 1_500_000_000
-CHILD_TIMEOUT = 40.0
-
-# Loads one campaign file and prints what happened, timed inside the child (imports apart).
-CHILD = """
-import json, resource, sys, time
-from prefect_haoee.campaigns import CampaignError, load_campaign
-start = time.monotonic()
-try:
-    load_campaign(sys.argv[1])
-    out = {"ok": True}
-except CampaignError as exc:
-    out = {"ok": False, "problems": exc.as_dicts()}
-out["seconds"] = time.monotonic() - start
-# This process's own peak (VmHWM is reset by exec; ru_maxrss keeps the peak of the forked
-# test process, hundreds of MB late in a full run).
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
-out["max_rss_kb"] = (
-    int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-)
-print(json.dumps(out))
-"""
 
 
 def campaign(prompts: list[Any], **extra: Any) -> dict[str, Any]:
@@ -69,28 +45,6 @@ def campaign(prompts: list[Any], **extra: Any) -> dict[str, Any]:
 def write(path: Path, doc: Any) -> Path:
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**9))
     return path
-
-
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_BYTES, CHILD_AS_BYTES))
-
-
-def load_in_child(path: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """``load_campaign(path)`` in a memory-capped child with a timeout."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT,
-            preexec_fn=_cap_memory,
-            env={**os.environ, **(env or {})},
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"loading {path.name} did not finish in {CHILD_TIMEOUT:.0f} s")
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def problems_of(path: Path, **kwargs: Any) -> list[dict[str, str]]:
@@ -246,7 +200,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         cwd=cwd,
         env=env,
-        preexec_fn=_cap_memory,
+        preexec_fn=cap_memory,
     )
 
 
