@@ -104,7 +104,8 @@ class AsyncHaoeeClient(ClientBase):
     async def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
         with self._scrubbing():
-            return await adownload_image(source, client=self._files, max_bytes=max_bytes)
+            pace = self.settings.download_pace()
+            return await adownload_image(source, client=self._files, max_bytes=max_bytes, pace=pace)
 
     async def download_media(
         self,
@@ -116,5 +117,11 @@ class AsyncHaoeeClient(ClientBase):
         """Stream a video/audio file into ``sink`` (capped, content-type and magic checked)."""
         with self._scrubbing():
             return await adownload_media(
-                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+                url,
+                sink,
+                kind,
+                max_bytes,
+                client=self._files,
+                headers=self._gateway_headers(url),
+                pace=self.settings.download_pace(kind),
             )

@@ -31,7 +31,7 @@ from prefect_haoee.client.families.base import FamilyRequest, JobState
 from prefect_haoee.client.flow import Flow, Pause, Send
 from prefect_haoee.client.handles import JobHandle
 from prefect_haoee.client.protocol import AnyRequest, job_adapter
-from prefect_haoee.client.redact import Scrubber, make_scrubber
+from prefect_haoee.client.redact import Scrubber, make_scrubber, redact_urls
 from prefect_haoee.client.registry import family_named
 from prefect_haoee.client.requests.base import LogoInfo, VisualRequest
 from prefect_haoee.client.responses import Envelope, GeneratedImages, SubmitResult, TaskResult
@@ -103,8 +103,9 @@ class ClientBase:
 
     def _scrubbed(self, error: HaoeeError) -> HaoeeError:
         """``error`` with the key (and Authorization/Bearer patterns) scrubbed from every
-        text it took from outside: the boundary every error of the client passes."""
-        error.message = self._scrub(error.message)
+        text it took from outside, and its URLs without credentials or signatures: the
+        boundary every error of the client passes."""
+        error.message = redact_urls(self._scrub(error.message))
         error.args = (error.message,)
         if error.request_id is not None:
             error.request_id = self._scrub(error.request_id)[:128]

@@ -1,7 +1,9 @@
 """Fetch and verify a generated image: http(s) only, size-capped, decoded by Pillow.
 
 Downloads use their own httpx client with no ``Authorization`` header: result URLs point
-at object storage, which must never see the gateway key.
+at object storage, which must never see the gateway key. A :class:`~.pace.Pace` bounds a
+whole transfer (``HAOEE_DOWNLOAD_DEADLINE``, ``HAOEE_DOWNLOAD_MIN_RATE``), not only the
+wait for one chunk; URLs in error texts are redacted (signatures, tokens, passwords).
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ import base64
 import binascii
 import hashlib
 import io
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Literal
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_haoee.client.errors import DownloadError, TransportError
+from prefect_haoee.client.pace import Pace
+from prefect_haoee.client.redact import redact_urls
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -127,7 +133,8 @@ def mapped_download_errors(what: str) -> Iterator[None]:
     except httpx.UnsupportedProtocol as exc:
         raise DownloadError(f"download redirected to an unsupported URL: {exc}") from None
     except httpx.HTTPError as exc:
-        raise TransportError(f"download failed: {type(exc).__name__}: {exc}") from None
+        text = redact_urls(f"download failed: {type(exc).__name__}: {exc}")
+        raise TransportError(text) from None
 
 
 class _Cap:
@@ -169,8 +176,10 @@ def download_image(
     *,
     client: httpx.Client | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    pace: Pace | None = None,
 ) -> DownloadedImage:
-    """Fetch a URL (or decode inline base64 when ``source`` is not a URL) and verify it."""
+    """Fetch a URL (or decode inline base64 when ``source`` is not a URL) and verify it;
+    ``pace`` bounds the whole transfer (deadline, minimum rate)."""
     if "://" not in source:
         return decode_base64_image(source)
     check_url(source)
@@ -183,7 +192,22 @@ def download_image(
         check_response(response, max_bytes)
         for chunk in response.iter_bytes():
             cap.add(chunk)
+            if pace is not None:
+                pace.add(len(chunk))
     return verify_image(bytes(cap.buf), "url")
+
+
+@contextmanager
+def within(pace: Pace | None) -> Iterator[None]:
+    """An async transfer under ``pace``'s deadline as a whole (cancelled when it passes)."""
+    if pace is None:
+        yield
+        return
+    try:
+        with anyio.fail_after(max(0.0, pace.deadline - (time.monotonic() - pace.started))):
+            yield
+    except TimeoutError:
+        raise pace.too_long() from None
 
 
 async def adownload_image(
@@ -191,13 +215,14 @@ async def adownload_image(
     *,
     client: httpx.AsyncClient | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    pace: Pace | None = None,
 ) -> DownloadedImage:
     """Async twin of :func:`download_image`."""
     if "://" not in source:
         return decode_base64_image(source)
     check_url(source)
     cap = _Cap(max_bytes)
-    with mapped_download_errors("image"):
+    with within(pace), mapped_download_errors("image"):
         async with (
             nullcontext(client) if client is not None else new_async_download_client() as http,
             http.stream("GET", source) as response,
@@ -205,4 +230,6 @@ async def adownload_image(
             check_response(response, max_bytes)
             async for chunk in response.aiter_bytes():
                 cap.add(chunk)
+                if pace is not None:
+                    pace.add(len(chunk))
     return verify_image(bytes(cap.buf), "url")

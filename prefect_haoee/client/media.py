@@ -39,6 +39,7 @@ from prefect_haoee.client.download import (
     mapped_download_errors,
     new_async_download_client,
     new_download_client,
+    within,
 )
 from prefect_haoee.client.errors import DownloadError
 from prefect_haoee.client.media_probe import (
@@ -54,6 +55,7 @@ from prefect_haoee.client.media_probe import (
     sniff_media,
     wav_duration,
 )
+from prefect_haoee.client.pace import Pace
 
 __all__ = [
     "DEFAULT_MAX_MEDIA_BYTES",
@@ -212,8 +214,10 @@ def download_media(
     *,
     client: httpx.Client | None = None,
     headers: dict[str, str] | None = None,
+    pace: Pace | None = None,
 ) -> DownloadedMedia:
-    """Stream ``url`` into ``sink``, checking cap, content type and magic bytes."""
+    """Stream ``url`` into ``sink``, checking cap, content type and magic bytes (and
+    ``pace``: the transfer's deadline and minimum rate)."""
     check_url(url)
     limit = _limit(kind, max_bytes)
     receiver = MediaReceiver(kind, limit)
@@ -226,6 +230,8 @@ def download_media(
         for chunk in response.iter_bytes():
             for part in receiver.add(chunk):
                 _write(sink, part)
+            if pace is not None:
+                pace.add(len(chunk))
     parts, result = receiver.finish()
     for part in parts:
         _write(sink, part)
@@ -240,6 +246,7 @@ async def adownload_media(
     *,
     client: httpx.AsyncClient | None = None,
     headers: dict[str, str] | None = None,
+    pace: Pace | None = None,
 ) -> DownloadedMedia:
     """Async twin of :func:`download_media` (a callable sink may return an awaitable)."""
     check_url(url)
@@ -251,7 +258,7 @@ async def adownload_media(
         if inspect.isawaitable(written):
             await written
 
-    with mapped_download_errors(kind):
+    with within(pace), mapped_download_errors(kind):
         async with (
             nullcontext(client) if client is not None else new_async_download_client() as http,
             http.stream("GET", url, headers=headers) as response,
@@ -260,6 +267,8 @@ async def adownload_media(
             async for chunk in response.aiter_bytes():
                 for part in receiver.add(chunk):
                     await write(part)
+                if pace is not None:
+                    pace.add(len(chunk))
     parts, result = receiver.finish()
     for part in parts:
         await write(part)

@@ -9,6 +9,11 @@ text before it reaches an exception, a log line or a record:
   the whole key; a key shorter than 8 characters is replaced where it occurs whole);
 * ``Authorization: <anything>`` and ``Bearer <token>``, whatever the token is.
 
+Messages (an error's text, never a committed answer, whose file URLs must keep their
+signatures to be downloaded again) also lose every URL's userinfo password and
+secret-looking query values (``X-Amz-Signature``, ``X-Amz-Credential``, ``token``,
+``sig``...): :func:`redact_urls`.
+
 :func:`make_scrubber` keeps the key inside a closure: an object holding the scrubber
 shows a function in its ``vars()``, never the key.
 """
@@ -52,6 +57,23 @@ def redact_url(url: str) -> str:
             [(k, MASK if _SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="*"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s'\"<>`]+")
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in ``text`` through :func:`redact_url` (a gateway message or an httpx
+    error may quote a presigned link or a URL with a password)."""
+    if "://" not in text:
+        return text
+    return _URL.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    url = match.group(0)
+    core = url.rstrip(".,;:!?)]}")  # the sentence's punctuation, not the URL's
+    return redact_url(core) + url[len(core) :]
 
 
 def scrub_patterns(text: str) -> str:

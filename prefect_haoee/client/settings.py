@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prefect_haoee.client.pace import Pace
+
 DEFAULT_BASE_URL = "https://maas.haoee.com"
 
 
@@ -48,6 +50,19 @@ class HaoeeSettings(BaseSettings):
             "a bigger answer is an error, never held whole"
         ),
     )
+    download_deadline: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds one result file's whole download may take (image, video, audio)",
+    )
+    download_min_rate: float = Field(
+        default=16_384.0,
+        ge=0,
+        description=(
+            "Bytes per second a result file's download must average once it has run 10 s: "
+            "a host that trickles is an error, not a held item (0: no minimum)"
+        ),
+    )
     retry_after_limit: float = Field(
         default=300.0,
         ge=0,
@@ -70,6 +85,10 @@ class HaoeeSettings(BaseSettings):
                 "check HAOEE_API_KEY"
             )
         return value if stripped == key else SecretStr(stripped)
+
+    def download_pace(self, what: str = "image") -> Pace:
+        """A new clock for one file download (deadline and minimum rate)."""
+        return Pace(self.download_deadline, self.download_min_rate, what)
 
     def authorization_header(self) -> str:
         key = self.api_key.get_secret_value()

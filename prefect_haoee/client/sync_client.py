@@ -105,7 +105,8 @@ class HaoeeClient(ClientBase):
     def download(self, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DownloadedImage:
         """Fetch a result URL (without the API key) or decode inline base64; verify it."""
         with self._scrubbing():
-            return download_image(source, client=self._files, max_bytes=max_bytes)
+            pace = self.settings.download_pace()
+            return download_image(source, client=self._files, max_bytes=max_bytes, pace=pace)
 
     def download_media(
         self,
@@ -120,5 +121,11 @@ class HaoeeClient(ClientBase):
         """
         with self._scrubbing():
             return download_media(
-                url, sink, kind, max_bytes, client=self._files, headers=self._gateway_headers(url)
+                url,
+                sink,
+                kind,
+                max_bytes,
+                client=self._files,
+                headers=self._gateway_headers(url),
+                pace=self.settings.download_pace(kind),
             )

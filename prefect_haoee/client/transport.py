@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import httpx
 
 from prefect_haoee.client.errors import TransportError, UnusableAnswerError
-from prefect_haoee.client.redact import Scrubber
+from prefect_haoee.client.redact import Scrubber, redact_urls
 from prefect_haoee.client.settings import HaoeeSettings
 
 # httpx errors raised before the request could reach the gateway.
@@ -47,7 +47,7 @@ def client_limits(settings: HaoeeSettings) -> httpx.Limits:
 
 def transport_error(exc: httpx.HTTPError, scrub: Scrubber) -> TransportError:
     kind = type(exc).__name__
-    error = TransportError(scrub(f"{kind}: {exc}" if str(exc) else kind))
+    error = TransportError(redact_urls(scrub(f"{kind}: {exc}" if str(exc) else kind)))
     error.request_sent = not isinstance(exc, NOT_SENT)
     return error
 

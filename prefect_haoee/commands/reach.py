@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 
+from prefect_haoee.client.redact import redact_url, redact_urls
 from prefect_haoee.client.settings import HaoeeSettings
 
 
@@ -17,14 +18,16 @@ def gateway_problem(settings: HaoeeSettings | None = None) -> str | None:
     settings = settings or HaoeeSettings()
     url = settings.base_url.rstrip("/") + "/"
     timeout = httpx.Timeout(30.0, connect=settings.connect_timeout)
+    shown = redact_url(settings.base_url)  # a password in HAOEE_BASE_URL is never printed
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             client.get(url)
     except httpx.TimeoutException:
-        return f"cannot reach the gateway at {settings.base_url}: no answer in time"
+        return f"cannot reach the gateway at {shown}: no answer in time"
     except httpx.HTTPError as exc:
         text = str(exc) or type(exc).__name__
         if "Connection refused" in text or "Errno 111" in text:
             text = "connection refused"
-        return f"cannot reach the gateway at {settings.base_url}: {text.splitlines()[0][:200]}"
+        first = redact_urls(text.splitlines()[0][:200])
+        return f"cannot reach the gateway at {shown}: {first}"
     return None

@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+from prefect_haoee.client.redact import redact_url, redact_urls
 from prefect_haoee.commands.prefect_server import (
     EXIT_UNREACHABLE,
     PrefectUnreachable,
@@ -120,10 +121,11 @@ def status() -> int:
     if settings.api.url:
         url = str(settings.api.url)
         reason = probe(url)
+        shown = redact_url(url)  # a password in the URL is never printed
         if reason is None:
-            console.print(f"PREFECT_API_URL {url} answers: `haoee run` uses it.")
+            console.print(f"PREFECT_API_URL {shown} answers: `haoee run` uses it.")
             return 0
-        say_error((f"PREFECT_API_URL {url} does not answer: {reason}", "bold red"))
+        say_error((f"PREFECT_API_URL {shown} does not answer: {redact_urls(reason)}", "bold red"))
         return EXIT_UNREACHABLE
     address = local_address(settings.server.api.host, settings.server.api.port)
     if healthy(f"{address}/api"):

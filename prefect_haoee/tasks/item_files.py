@@ -1,6 +1,7 @@
 """An answer's files into S3: images downloaded and verified, video and audio streamed.
 
-Every file of one answer is stored at ``{stem}.{ext}``, ``{stem}-1.{ext}`` … Video and
+Every file of one answer is stored at ``{stem}.{ext}``, ``{stem}-1.{ext}`` … (at most as
+many as the request asked for: :func:`answer_sources`). Video and
 audio pass through a spooled temporary file (in memory up to 8 MB, then on disk) and
 are uploaded from it, never held whole in memory. Each stored file says which run an
 object already at its key names as payer (``found_payer``): the item reports a double
@@ -10,16 +11,20 @@ payment from it.
 from __future__ import annotations
 
 import functools
+import logging
 import tempfile
 import time
 from typing import Any, BinaryIO, cast
 
 import anyio
+from prefect.exceptions import MissingContextError
+from prefect.logging import get_run_logger
 from prefect_aws.s3 import S3Bucket
 from pydantic import BaseModel, ConfigDict
 
-from prefect_haoee.client import AsyncHaoeeClient
+from prefect_haoee.client import AsyncHaoeeClient, GeneratedImages
 from prefect_haoee.client.media import MediaType
+from prefect_haoee.client.protocol import AnyRequest
 from prefect_haoee.tasks.records import META_SHA256
 from prefect_haoee.tasks.storage import (
     clean_metadata,
@@ -31,6 +36,36 @@ from prefect_haoee.tasks.storage import (
 )
 
 SPOOL_BYTES = 8 * 1024 * 1024
+logger = logging.getLogger("prefect_haoee.tasks")
+
+
+def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger (the line reaches the flow run's logs), else the module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger
+
+
+def answer_sources(answer: GeneratedImages, request: AnyRequest) -> list[str]:
+    """The files of ``answer`` to store: at most what ``request`` asked for
+    (``request.max_outputs``). More is an error of the answer (a gateway that lists 10,000
+    URLs must not make one request store 10,000 objects): logged once, the rest ignored."""
+    sources = answer.sources()
+    cap = request.max_outputs
+    if len(sources) <= cap:
+        return sources
+    _log().error(
+        "the gateway answered %d files for request %s (%s), which asks for at most %d: "
+        "storing the first %d, ignoring the rest (gateway request id %s)",
+        len(sources),
+        request.request_hash[:16],
+        request.model_id,
+        cap,
+        cap,
+        answer.request_id,
+    )
+    return sources[:cap]
 
 
 def default_stem(prefix: str, request_hash: str) -> str:

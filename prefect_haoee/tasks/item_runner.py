@@ -44,7 +44,7 @@ from prefect_haoee.client.errors import (
 from prefect_haoee.client.kinds import MEDIA_OF_KIND, ModeChoice
 from prefect_haoee.client.protocol import AnyRequest, resolve_mode
 from prefect_haoee.tasks.clients import ClientSpec, item_client
-from prefect_haoee.tasks.item_files import StoredFile, default_stem, store_files
+from prefect_haoee.tasks.item_files import StoredFile, answer_sources, default_stem, store_files
 from prefect_haoee.tasks.ledger import Ledger, ledger_for
 from prefect_haoee.tasks.ledger_entry import RESULT_URL_EXPIRATION, SUBMIT_EXPIRATION, step_key
 from prefect_haoee.tasks.records import (
@@ -238,7 +238,7 @@ class ItemRunner:
     async def _store_files(self, answer: GeneratedImages, place: Place) -> list[StoredFile]:
         return await store_files(
             self.client,
-            answer.sources(),
+            answer_sources(answer, self.original),
             MEDIA_OF_KIND[self.original.kind],
             place.bucket,
             place.stem,

@@ -43,6 +43,8 @@ class FamilyRequest(BaseModel):
     """Fields holding input images: in the hash, inline images count by content."""
     max_references: ClassVar[int] = 0
     input_limits: ClassVar[InputLimits] = GUESSED_INPUT_LIMITS
+    outputs: ClassVar[int] = 1
+    """How many files one answer holds at most (:attr:`max_outputs`): a video is one file."""
 
     @classmethod
     def reference_fields(cls, images: Sequence[WireImage]) -> dict[str, Any]:
@@ -127,6 +129,12 @@ class FamilyRequest(BaseModel):
     def can_reseed(self) -> bool:
         """True when a copy with another seed is the same item (the model has a seed)."""
         return "seed" in type(self).model_fields
+
+    @property
+    def max_outputs(self) -> int:
+        """How many files an answer to this request may hold (``n``, a group size, or the
+        family's :attr:`outputs`); an answer with more is an error: only this many are stored."""
+        return self.outputs
 
     def with_seed(self, seed: int) -> FamilyRequest:
         """A copy with another seed (used for retries after output moderation)."""

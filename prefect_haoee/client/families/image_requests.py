@@ -68,6 +68,14 @@ class _ImagesRequest(fam.FamilyRequest):
     def is_seedream(self) -> bool:
         return self.model.startswith(SEEDREAM_PREFIX)
 
+    @property
+    def max_outputs(self) -> int:
+        """``n`` images, or a Seedream group's ``max_images`` (15 when unset) [3P]."""
+        if getattr(self, "sequential_image_generation", None) == "auto":
+            options = getattr(self, "sequential_image_generation_options", None)
+            return options.max_images if options is not None else 15
+        return self.n
+
     def _check_size(self) -> None:
         size = self.size
         if size is None or size == "auto":

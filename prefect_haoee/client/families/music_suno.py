@@ -53,6 +53,8 @@ ERRORS = COMMON_ERRORS.extended(
 class _SunoRequest(fam.FamilyRequest):
     family: ClassVar[fam.FamilyName] = "suno"
     kind: ClassVar[fam.MediaKind] = "music"
+    outputs: ClassVar[int] = 4
+    """GUESS: suno answers two clips a song; four leaves room, and bounds a hostile answer."""
 
     mv: str = Field(default="chirp-v4", pattern=MV_PATTERN)
 

@@ -268,6 +268,13 @@ class VisualRequest(BaseModel):
         """True when a copy with another seed is the same item (the model has a seed)."""
         return "seed" in type(self).model_fields
 
+    @property
+    def max_outputs(self) -> int:
+        """How many files an answer to this request may hold: one image per call [V], unless
+        the model says otherwise (即梦4.x: up to 15 minus its inputs). An answer with more
+        is an error of the answer: only this many are stored."""
+        return 1
+
     def mode_for(self, choice: ModeChoice) -> Mode:
         """``auto``: the catalog's preferred mode (sync for a model it does not list); an
         explicit mode the model does not serve is a ``ValueError``."""

@@ -132,6 +132,12 @@ class _JimengSeedream(VisualRequest):
     min_ratio: float = Field(default=1 / 3, ge=1 / 16, lt=16)
     max_ratio: float = Field(default=3.0, ge=1 / 16, lt=16)
 
+    @property
+    def max_outputs(self) -> int:
+        """Up to 15 images minus the inputs, or one with ``force_single`` [V]."""
+        inputs = len(self.image_urls or ()) + len(self.binary_data_base64 or ())
+        return 1 if self.force_single else max(1, 15 - inputs)
+
     @model_validator(mode="after")
     def _check_seedream(self) -> _JimengSeedream:
         model = type(self).__name__
