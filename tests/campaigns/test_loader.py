@@ -9,6 +9,7 @@ import pytest
 
 from prefect_haoee.campaigns import (
     DEMO_CAMPAIGN,
+    BudgetExceededError,
     Campaign,
     CampaignError,
     PromptSpec,
@@ -564,3 +565,11 @@ output: {bucket: some-bucket}
     campaign = load_campaign(path)
     second = campaign.prompt_specs()[1]
     assert second.params == {"width": 384, "height": 512}
+
+
+def test_a_file_over_max_images_is_refused_with_its_cost_too(tmp_path: Path) -> None:
+    """Both budget rules in one refusal, the cost as a first run would pay it."""
+    path = write_campaign(tmp_path, campaign_dict({"budget": {"max_images": 1, "max_cost": 0.01}}))
+    with pytest.raises(BudgetExceededError) as info:
+        load_campaign(path)
+    assert [p.path for p in info.value.problems] == ["budget.max_images", "budget.max_cost"]
