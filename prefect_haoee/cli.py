@@ -15,6 +15,9 @@ from pathlib import Path
 
 import typer
 
+from prefect_haoee.commands.help_flags import bare_flags
+
+bare_flags()
 app = typer.Typer(
     name="haoee",
     help="Run paid AI image generation on the Haoee gateway as Prefect workflows.",

@@ -150,6 +150,13 @@ class Plan:
             req_keys=self.images_by_req_key,
         )
 
+    def headline(self) -> str:
+        """``NAME: 7 images, 0 already stored, 7 to generate (1.65 CNY)``: the run log's line."""
+        return (
+            f"{self.campaign.name}: {self.total} images, {self.total - self.paid_calls} already "
+            f"stored, {self.paid_calls} to generate ({self.cost:.2f} {CURRENCY})"
+        )
+
     def check_budget(self) -> None:
         """Raise ``BudgetExceededError`` when over ``max_images`` or ``max_cost``."""
         problems = self.budget_problems()

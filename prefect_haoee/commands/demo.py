@@ -204,11 +204,12 @@ def _epilogue(
 
     stats = parts.simulator.stats()
     codes = stats["calls_by_code"]
+    limited, refused = codes.get("50429", 0), codes.get("50511", 0)
     console.print(
-        f"\nGateway (simulator): {stats['calls_total']} calls, "
-        f"{codes.get('50429', 0)} answered 429 and were retried after Retry-After, "
-        f"{codes.get('50511', 0)} refused by output moderation and reseeded, "
-        f"{stats['billable_generations']} billable generations, "
+        f"\nGateway (simulator): {counted(stats['calls_total'], 'call')}, "
+        f"{limited} {were(limited, 'answered 429 and', 'retried after Retry-After')}, "
+        f"{refused} {were(refused, 'refused by output moderation and', 'reseeded')}, "
+        f"{counted(stats['billable_generations'], 'billable generation')}, "
         f"{stats['duplicates']} paid twice."
     )
     prefix = f"campaigns/{name}/{day.isoformat()}"
@@ -227,6 +228,16 @@ def _epilogue(
             " stopped with the demo. `haoee server start` (a server with its UI) and then"
             " `haoee demo` shows the run there; or `haoee demo --keep`."
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 call``, ``2 calls``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def were(number: int, what: str, then: str) -> str:
+    """``answered 429 and was retried`` for one call, ``... and were retried`` for more."""
+    return f"{what} {'was' if number == 1 else 'were'} {then}"
 
 
 def _wait_for_ctrl_c(parts: LocalParts, ui_url: str | None) -> None:

@@ -46,10 +46,22 @@ def show_problems(error: CampaignError, as_json: bool) -> None:
         say_error("  ", ("✗", "red"), " ", str(problem))
 
 
+WRAPPED = ("prompt", "object")
+"""The columns whose text may wrap (ids, errors); the others (model names, seeds, sizes)
+stay whole on one line, so a narrow terminal never breaks a model name mid-word."""
+
+
+def _columns(table: Table, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in WRAPPED:
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True)
+
+
 def plan_table(plan: Plan) -> Table:
     table = Table(title=Text(f"{plan.campaign.name} on {plan.run_date}"), show_lines=False)
-    for column in ("prompt", "variant", "req_key", "mode", "seed", "stored", "cost"):
-        table.add_column(column)
+    _columns(table, ("prompt", "variant", "req_key", "mode", "seed", "stored", "cost"))
     for item in plan.items:
         stored = plan.is_stored(item)
         table.add_row(
@@ -85,8 +97,7 @@ def show_plan(plan: Plan) -> None:
 
 def result_table(result: CampaignResult) -> Table:
     table = Table(title=Text(f"{result.campaign} on {result.run_date}"))
-    for column in ("prompt", "v", "req_key", "seed", "status", "object", "size", "s", "paid"):
-        table.add_column(column, overflow="fold")
+    _columns(table, ("prompt", "v", "req_key", "seed", "status", "object", "size", "s", "paid"))
     for row in result.items:
         done = row.status == "done"
         table.add_row(
