@@ -34,12 +34,12 @@ def test_spring_launch_example_loads() -> None:
     assert campaign.schedule.cron == "0 7 * * *"
     assert campaign.schedule.timezone == "Europe/Berlin"
     ids = [p.id for p in campaign.prompt_specs()]
-    assert ids[:2] == ["hero-shot", "keep-face"]
+    assert ids[:2] == ["hero-shot", "mascot-hiking"]
     assert len(ids) > 2  # the CSV rows were resolved
     assert all(isinstance(p, PromptSpec) for p in campaign.prompts)
     keep = campaign.prompt_specs()[1]
     assert keep.model == "high_aes_ip_v20"
-    assert keep.image_urls == ["https://example.com/ref.jpg"]
+    assert keep.images == ["brand/mascot.png"] and not keep.image_urls
 
 
 def test_demo_campaign_loads() -> None:

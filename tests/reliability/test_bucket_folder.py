@@ -1,6 +1,6 @@
 """An ``S3Bucket`` block with a ``bucket_folder``: every file lands where the manifest says.
 
-Issue 13.5: video and audio went through the block's own upload (which joins the folder in
+Video and audio went through the block's own upload (which joins the folder in
 its own way) while images, HEADs, LISTs and the manifest went through ``full_key``; with a
 folder that the campaign prefix also starts with, video and audio landed one folder deeper
 than the manifest said, and a rerun did not see what it had stored (LIST keys carried the

@@ -297,7 +297,7 @@ def test_two_campaigns_with_their_own_prefixes_on_two_machines_pay_each_shared_r
     tmp_path: Path,
     exposed: Any,
 ) -> None:
-    """Issue 22's case: campaigns ``twin-a`` (p0..p14) and ``twin-b`` (p5..p19) share 10
+    """Two overlapping campaigns: ``twin-a`` (p0..p14) and ``twin-b`` (p5..p19) share 10
     requests (same prompts and seeds), write under their own prefixes, and run on two
     machines with their own Prefect homes and result storage. Before the one ledger: 32
     billable calls for 22 distinct requests (every shared one twice), reported as none."""
