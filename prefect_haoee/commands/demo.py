@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_haoee.commands import logs
+from prefect_haoee.commands.local_s3 import local_s3, moto_missing
 from prefect_haoee.commands.render import console, errors, line, say_error
 
 DEMO_KEY = "haoee-demo-key"
@@ -98,17 +99,11 @@ def _reload_prefect_settings() -> None:
 @contextmanager
 def local_parts() -> Iterator[LocalParts]:
     """Simulator + S3 server, ``HAOEE_*`` and ``AWS_*`` pointed at them."""
-    from moto.server import ThreadedMotoServer
-
     from prefect_haoee.simulator.server import run_simulator
 
     with ExitStack() as stack:
         sim = stack.enter_context(run_simulator(_demo_simulator_config()))  # type: ignore[arg-type]
-        s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        s3.start()
-        stack.callback(s3.stop)
-        host, port = s3.get_host_and_port()
-        s3_url = f"http://{host}:{port}"
+        s3_url = stack.enter_context(local_s3())
         env = {
             "HAOEE_API_KEY": DEMO_KEY,
             "HAOEE_BASE_URL": sim.base_url,
@@ -124,13 +119,7 @@ def local_parts() -> Iterator[LocalParts]:
 
 def demo(keep: bool) -> int:
     logs.file_handler()  # the user's debug log, resolved before PREFECT_HOME moves
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        say_error(
-            ("haoee demo needs moto (a local S3 server): ", "bold red"),
-            "pip install 'prefect-haoee[demo]'",
-        )
+    if moto_missing("haoee demo"):
         return EXIT_INVALID
     started = time.perf_counter()
     with (
