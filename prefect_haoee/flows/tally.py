@@ -10,10 +10,10 @@ campaign lists them (plan index), as the table and gallery show them.
 from __future__ import annotations
 
 from prefect_haoee.campaigns import WorkItem
+from prefect_haoee.flows.gallery import GALLERY_MAX
 from prefect_haoee.flows.listeners import notify
 from prefect_haoee.flows.manifest import entry_for
 from prefect_haoee.flows.manifest_spool import ManifestSpool
-from prefect_haoee.flows.observe import GALLERY_MAX
 from prefect_haoee.flows.result import Failure, ItemOutcome, ItemSummary
 from prefect_haoee.tasks.records import ImageRecord
 
