@@ -22,7 +22,7 @@ from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.campaigns import WorkItem
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import full_key, s3_client
+from prefect_haoee.tasks.storage import s3_client
 
 logger = logging.getLogger("prefect_haoee.flows")
 
@@ -57,7 +57,7 @@ def ensure_thumbnail(bucket: S3Bucket, record: ImageRecord) -> str | None:
     if record.kind != "image" or record.bytes > THUMB_SOURCE_MAX_BYTES:
         return None
     client, name = s3_client(bucket), bucket.bucket_name
-    key = full_key(bucket, thumb_key(record.key))
+    key = thumb_key(record.key)  # a record's key is the object's key in the bucket
     try:
         try:
             client.head_object(Bucket=name, Key=key)
@@ -65,7 +65,7 @@ def ensure_thumbnail(bucket: S3Bucket, record: ImageRecord) -> str | None:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
-        answer = client.get_object(Bucket=name, Key=full_key(bucket, record.key))
+        answer = client.get_object(Bucket=name, Key=record.key)
         body = answer["Body"].read(THUMB_SOURCE_MAX_BYTES + 1)
         small = thumbnail_bytes(body)
         client.put_object(Bucket=name, Key=key, Body=small, ContentType="image/jpeg")
@@ -115,7 +115,7 @@ def gallery_markdown(
         row = shown[start : start + COLUMNS]
         pictures, facts = [], []
         for item, record in row:
-            url = presigned(bucket, full_key(bucket, record.key))
+            url = presigned(bucket, record.key)
             label = _cell(item.label)
             thumb = ensure_thumbnail(bucket, record)
             if thumb is not None:

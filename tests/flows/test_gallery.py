@@ -12,7 +12,6 @@ from PIL import Image
 from prefect_haoee.campaigns import Campaign, make_plan
 from prefect_haoee.flows.gallery import COLUMNS, THUMB_PX, gallery_markdown, thumb_key
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import full_key
 from tests.campaigns.support import campaign_dict
 from tests.support import png_bytes
 
@@ -23,7 +22,7 @@ def stored(bucket: Any, index: int, item: Any) -> ImageRecord:
     key = f"{LONG}{index}.png"
     body = png_bytes(1024, 768, (index * 40 % 256, 90, 200))
     client = bucket.credentials.get_s3_client()
-    client.put_object(Bucket=bucket.bucket_name, Key=full_key(bucket, key), Body=body)
+    client.put_object(Bucket=bucket.bucket_name, Key=key, Body=body)
     return ImageRecord(
         request_hash=item.request_hash,
         generated_hash=item.request_hash,
