@@ -58,7 +58,7 @@ def printed(table: object, width: int) -> str:
 
 def test_model_names_and_seeds_are_never_broken_at_120_columns() -> None:
     rows = [summary(f"hero-shot-{n}", v, MODELS[n]) for n in range(3) for v in range(2)]
-    text = printed(result_table(result(rows)), 120)
+    text = printed(result_table(result(rows), 120), 120)
     for model in MODELS:
         assert model in text, text
     assert "1234567891 (reseeded)" in text, text
@@ -77,7 +77,7 @@ def test_plan_table_keeps_model_names_whole() -> None:
         "output": {"bucket": "marketing-assets"},
     }
     plan = make_plan(parse_campaign(doc, "wide.yaml", Path.cwd()), date(2027, 3, 1))
-    text = printed(plan_table(plan), 80)
+    text = printed(plan_table(plan, 80), 80)
     assert MODELS[2] in text, text
 
 
@@ -91,3 +91,10 @@ def test_the_demos_gateway_line_agrees_in_number() -> None:
         "0 calls",
         "7 calls",
     )
+
+
+def test_an_80_column_terminal_keeps_every_column_readable() -> None:
+    rows = [summary(f"hero-shot-{n}", v, MODELS[n]) for n in range(3) for v in range(2)]
+    text = printed(result_table(result(rows), 80), 80)
+    assert "hero-shot" in text and "9be89f74" in text, text  # prompt and object keep room
+    assert "high_aes_ip_v20" in text, text
