@@ -11,7 +11,8 @@ from this parent, which never imports Prefect (about 30 MB): a parent holding a 
 server harness (about 200 MB) would put its own size into every child's figure. The child
 also reports its ``VmHWM`` (peak RSS since exec, from ``/proc``) as a cross-check.
 
-Goal (issue 17): peak(50,000) / peak(500) <= 1.3 (``--images 500 50000``): items run in
+Goal (flat memory in campaign size): peak(50,000) / peak(500) <= 1.3
+(``--images 500 50000``): items run in
 batches from a fixed set of openers and workers (no coroutine per item), no image outlives
 its item, finished items go to the spooled manifest (``flows.manifest_spool``), and the
 result keeps counts and capped samples (``flows.tally``).

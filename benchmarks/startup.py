@@ -1,4 +1,4 @@
-"""Start-up cost of the ``haoee`` command, as a user pays it (issue 12).
+"""Start-up cost of the ``haoee`` command, as a user pays it.
 
 Each figure is the wall time of a fresh process (median of ``--repeat`` runs unless said):
 

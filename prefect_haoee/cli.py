@@ -17,6 +17,9 @@ from pathlib import Path
 
 import typer
 
+from prefect_haoee.commands.help_flags import bare_flags
+
+bare_flags()
 app = typer.Typer(
     name="haoee",
     help="Run paid AI image generation on the Haoee gateway as Prefect workflows.",
@@ -154,48 +157,50 @@ def simulate(
     url_ttl_s: float = typer.Option(24 * 3600.0, help="Lifetime of result URLs, in s."),
     task_ttl_s: float = typer.Option(12 * 3600.0, help="Lifetime of async tasks, in s."),
     image_format: str = typer.Option("png", help="png or jpeg."),
+    with_s3: bool = typer.Option(
+        False,
+        "--with-s3",
+        help="Also run a local S3 server (moto), create --bucket and print the exports "
+        "a flow of your own needs.",
+    ),
+    s3_port: int = typer.Option(8701, "--s3-port", help="Port of the S3 server (0: any)."),
+    bucket: str = typer.Option(
+        "my-images", "--bucket", help="Bucket created on the S3 server (with --with-s3)."
+    ),
 ) -> None:
-    """Serve a local Haoee gateway simulator until Ctrl-C."""
+    """Serve a local Haoee gateway simulator until Ctrl-C (with --with-s3: and S3)."""
     from pydantic import ValidationError
 
-    from prefect_haoee.simulator.config import SimulatorConfig, parse_fault_rates
-    from prefect_haoee.simulator.server import serve
+    from prefect_haoee.commands import simulate_cmd
 
+    options: dict[str, object] = {
+        "latency_ms": latency_ms,
+        "latency_sigma": latency_sigma,
+        "qps": qps or None,
+        "concurrency": concurrency or None,
+        "seed": seed,
+        "slow_response_s": slow_response_s,
+        "url_ttl_s": url_ttl_s,
+        "task_ttl_s": task_ttl_s,
+        "image_format": image_format,
+    }
+    if api_key:
+        options["api_keys"] = tuple(api_key)
     try:
-        rates: dict[str, float] = {}
-        for spec in fault_rate:
-            rates.update(parse_fault_rates(spec))
-        script: dict[str, str] = {}
-        for spec in fault_script:
-            for part in filter(None, (p.strip() for p in spec.split(","))):
-                where, sep, name = part.partition("=")
-                if not sep:
-                    raise ValueError(f"expected ACTION:N=FAULT, got {part!r}")
-                script[where.strip()] = name.strip()
-        options: dict[str, object] = {
-            "fault_script": script,
-            "latency_ms": latency_ms,
-            "latency_sigma": latency_sigma,
-            "fault_rates": rates,
-            "qps": qps or None,
-            "concurrency": concurrency or None,
-            "seed": seed,
-            "slow_response_s": slow_response_s,
-            "url_ttl_s": url_ttl_s,
-            "task_ttl_s": task_ttl_s,
-            "image_format": image_format,
-        }
-        if api_key:
-            options["api_keys"] = tuple(api_key)
-        config = SimulatorConfig.model_validate(options)
+        config = simulate_cmd.simulator_config(options, fault_rate, fault_script)
     except (ValueError, ValidationError) as exc:
         typer.echo(f"invalid option: {exc}", err=True)
         raise typer.Exit(2) from None
+    if with_s3:
+        raise typer.Exit(
+            _guarded(lambda: simulate_cmd.with_s3(config, host, port, s3_port, bucket))
+        )
+    from prefect_haoee.simulator.server import serve
 
     def ready(base_url: str) -> None:
         typer.echo(f"Haoee gateway simulator listening on {base_url}")
-        typer.echo(f"  export HAOEE_BASE_URL={base_url}")
-        typer.echo(f"  export HAOEE_API_KEY={config.primary_key or ''}")
+        for line in simulate_cmd.exports(base_url, config.primary_key):
+            typer.echo(f"  {line}")
         typer.echo(f"  stats: {base_url}/_sim/stats   (Ctrl-C to stop)")
 
     try:

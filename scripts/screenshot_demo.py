@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                     sizes = {
                         "run": (wide, size[1]),
                         "table": size,
-                        "gallery": (size[0], max(size[1], 1400)),
+                        "gallery": (size[0], max(size[1], 1800)),
                     }
                     for name, url in pages.items():
                         shoot(chromium, url, shots / f"{name}.png", sizes[name], args.budget_ms)

@@ -69,7 +69,7 @@ def test_moto_and_its_server_are_not_runtime_dependencies() -> None:
 
 
 def test_boto3_is_left_to_prefect_aws() -> None:
-    """A boto3 floor of ours let pip pick a boto3 no aiobotocore accepts (issue 12)."""
+    """A boto3 floor of ours let pip pick a boto3 no aiobotocore accepts."""
     runtime = {canonicalize_name(Requirement(t).name) for t in PROJECT["dependencies"]}
     assert not runtime & {"boto3", "botocore", "aiobotocore"}
 

@@ -5,10 +5,11 @@ Every problem found is collected and raised as one :class:`CampaignError` whose 
 
 1. the YAML itself (size, syntax with line and column, nesting depth, duplicate keys);
 2. the campaign structure (unknown keys, names, bucket, placeholders, ids, models, modes);
-   then the number of work items, counted before any is built (``budget.max_images`` and
-   ``HAOEE_CAMPAIGN_MAX_ITEMS``), CSV rows included; then each ``from_csv`` file (inside
-   the allowed directories, a regular file under the size cap, header, columns, rows,
-   duplicate ids);
+   then the number of work items, counted before any is built (``HAOEE_CAMPAIGN_MAX_ITEMS``
+   refuses at once; above ``budget.max_images`` the file is refused once its CSV rows are
+   read, ``max_cost`` checked with it: :mod:`~prefect_haoee.campaigns.budget`); then each
+   ``from_csv`` file (inside the allowed directories, a regular file under the size cap,
+   header, columns, rows, duplicate ids);
 3. each item's request against its model (ranges such as ``prompts[3].params.width``,
    image counts, base64) - only once passes 1 and 2 are clean.
 
@@ -26,11 +27,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from prefect_haoee.campaigns.budget import first_run_problems
 from prefect_haoee.campaigns.checks import RESERVED_PARAMS
 from prefect_haoee.campaigns.csv_source import CsvText, csv_prompt_rows, read_csv_text
 from prefect_haoee.campaigns.errors import (
     CSV_TAG,
     PROMPT_TAG,
+    BudgetExceededError,
     CampaignError,
     Problem,
     clean_loc,
@@ -232,7 +235,11 @@ def _parse(
     csv_texts, problems = _read_csv_sources(draft, source, base_dir, allowed_roots, limits)
     if problems:
         raise CampaignError(problems)
-    check_item_count(draft, {i: t.records for i, t in csv_texts.items()}, limits.max_items)
+    try:
+        check_item_count(draft, {i: t.records for i, t in csv_texts.items()}, limits.max_items)
+        over_budget = False
+    except BudgetExceededError:  # reported once the rows are known, with max_cost too
+        over_budget = True
 
     entries: list[Any] = []
     origins: list[Origin] = []
@@ -259,6 +266,8 @@ def _parse(
     reader = ReferenceReader(base_dir, read_objects=check_objects)
     campaign = campaign.with_source(source, tuple(origins)).with_reader(reader)
     del entries, origins  # the rows live on as the campaign's prompts only
+    if over_budget:  # before any item is built: a campaign over max_images may be huge
+        raise BudgetExceededError(first_run_problems(campaign))
     check_items(campaign, date.today(), max_items=limits.max_items)  # CampaignError if invalid
     return campaign
 

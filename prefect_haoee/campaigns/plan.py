@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
+from prefect_haoee.campaigns.budget import budget_problems
 from prefect_haoee.campaigns.errors import BudgetExceededError, Problem
 from prefect_haoee.campaigns.expansion import check_items, expand, walk
-from prefect_haoee.campaigns.item_count import max_images_message
 from prefect_haoee.campaigns.pricing import CURRENCY, is_guessed
 from prefect_haoee.campaigns.spec import Campaign, PromptSpec
 from prefect_haoee.campaigns.work_item import WorkItem, build_item
@@ -141,28 +141,21 @@ class Plan:
         return dict(counts)
 
     def budget_problems(self) -> list[Problem]:
-        budget, source = self.campaign.budget, self.campaign.source
-        problems = []
-        if budget.max_images is not None and self.total > budget.max_images:
-            problems.append(
-                Problem(
-                    source,
-                    "budget.max_images",
-                    max_images_message(self.total, budget.max_images),
-                )
-            )
-        if budget.max_cost is not None and self.cost > budget.max_cost:
-            guessed = any(is_guessed(k, self.campaign.prices) for k in self.images_by_req_key)
-            note = " (default prices are guesses: set 'prices')" if guessed else ""
-            problems.append(
-                Problem(
-                    source,
-                    "budget.max_cost",
-                    f"the {self.paid_calls} paid calls cost {self.cost:.2f} {CURRENCY}{note}, "
-                    f"above max_cost {budget.max_cost:.2f}",
-                )
-            )
-        return problems
+        """Every budget rule this plan breaks (stored items are free)."""
+        return budget_problems(
+            self.campaign,
+            images=self.total,
+            paid_calls=self.paid_calls,
+            cost=self.cost,
+            req_keys=self.images_by_req_key,
+        )
+
+    def headline(self) -> str:
+        """``NAME: 7 images, 0 already stored, 7 to generate (1.65 CNY)``: the run log's line."""
+        return (
+            f"{self.campaign.name}: {self.total} images, {self.total - self.paid_calls} already "
+            f"stored, {self.paid_calls} to generate ({self.cost:.2f} {CURRENCY})"
+        )
 
     def check_budget(self) -> None:
         """Raise ``BudgetExceededError`` when over ``max_images`` or ``max_cost``."""

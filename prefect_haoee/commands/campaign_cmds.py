@@ -16,7 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect_haoee.campaigns import Campaign, CampaignError, Plan, Problem, load_campaign
+from prefect_haoee.campaigns import (
+    BudgetExceededError,
+    Campaign,
+    CampaignError,
+    Plan,
+    Problem,
+    load_campaign,
+)
+from prefect_haoee.campaigns.budget import first_run_problems
 from prefect_haoee.commands import logs
 from prefect_haoee.commands.render import (
     console,
@@ -54,6 +62,10 @@ def load_or_report(path: Path, as_json: bool, check_objects: bool = True) -> Cam
 def validate(path: Path, as_json: bool = False, check_objects: bool = False) -> int:
     campaign = load_or_report(path, as_json, check_objects=check_objects)
     if campaign is None:
+        return EXIT_INVALID
+    over = first_run_problems(campaign)  # plan's budget rules, as if nothing were stored
+    if over:
+        show_problems(BudgetExceededError(over), as_json)
         return EXIT_INVALID
     if as_json:
         print_json({"ok": True, "exit_code": EXIT_OK, "file": str(path), "campaign": campaign.name})
@@ -140,15 +152,21 @@ def report_unreachable(exc: BaseException, as_json: bool, hint: str = "") -> int
     return EXIT_UNREACHABLE
 
 
-def load_and_plan(path: Path, run_date: date, as_json: bool) -> tuple[Campaign, Plan] | int:
-    """The campaign and its checked plan, or the exit code after reporting why."""
+def load_and_plan(
+    path: Path, run_date: date, as_json: bool, *, needs_key: bool = False
+) -> tuple[Campaign, Plan] | int:
+    """The campaign and its checked plan, or the exit code after reporting why. With
+    ``needs_key`` (``run``) a missing gateway key is reported with the plan's problems
+    (a bucket without credentials, a budget), not one run later."""
     campaign = load_or_report(path, as_json)
     if campaign is None:
         return EXIT_INVALID
     try:
         return campaign, make_checked_plan(campaign, run_date)
     except CampaignError as exc:
-        show_problems(exc, as_json)
+        missing = missing_key_problem(campaign) if needs_key else None
+        problems = [*exc.problems, *(missing.problems if missing else [])]
+        show_problems(CampaignError(problems), as_json)
         return EXIT_INVALID
     except Unreachable as exc:
         return report_unreachable(exc, as_json)
@@ -171,7 +189,7 @@ def plan(path: Path, run_date: date, as_json: bool) -> int:
 
 
 def run(path: Path, run_date: date, as_json: bool) -> int:
-    loaded = load_and_plan(path, run_date, as_json)
+    loaded = load_and_plan(path, run_date, as_json, needs_key=True)
     if isinstance(loaded, int):
         return loaded
     campaign, the_plan = loaded

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_haoee.commands import logs
+from prefect_haoee.commands.local_s3 import local_s3, moto_missing
 from prefect_haoee.commands.render import console, errors, line, say_error
 
 DEMO_KEY = "haoee-demo-key"
@@ -98,17 +99,11 @@ def _reload_prefect_settings() -> None:
 @contextmanager
 def local_parts() -> Iterator[LocalParts]:
     """Simulator + S3 server, ``HAOEE_*`` and ``AWS_*`` pointed at them."""
-    from moto.server import ThreadedMotoServer
-
     from prefect_haoee.simulator.server import run_simulator
 
     with ExitStack() as stack:
         sim = stack.enter_context(run_simulator(_demo_simulator_config()))  # type: ignore[arg-type]
-        s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        s3.start()
-        stack.callback(s3.stop)
-        host, port = s3.get_host_and_port()
-        s3_url = f"http://{host}:{port}"
+        s3_url = stack.enter_context(local_s3())
         env = {
             "HAOEE_API_KEY": DEMO_KEY,
             "HAOEE_BASE_URL": sim.base_url,
@@ -124,13 +119,7 @@ def local_parts() -> Iterator[LocalParts]:
 
 def demo(keep: bool) -> int:
     logs.file_handler()  # the user's debug log, resolved before PREFECT_HOME moves
-    try:
-        import moto.server  # noqa: F401
-    except ImportError:
-        say_error(
-            ("haoee demo needs moto (a local S3 server): ", "bold red"),
-            "pip install 'prefect-haoee[demo]'",
-        )
+    if moto_missing("haoee demo"):
         return EXIT_INVALID
     started = time.perf_counter()
     with (
@@ -204,11 +193,12 @@ def _epilogue(
 
     stats = parts.simulator.stats()
     codes = stats["calls_by_code"]
+    limited, refused = codes.get("50429", 0), codes.get("50511", 0)
     console.print(
-        f"\nGateway (simulator): {stats['calls_total']} calls, "
-        f"{codes.get('50429', 0)} answered 429 and were retried after Retry-After, "
-        f"{codes.get('50511', 0)} refused by output moderation and reseeded, "
-        f"{stats['billable_generations']} billable generations, "
+        f"\nGateway (simulator): {counted(stats['calls_total'], 'call')}, "
+        f"{limited} {were(limited, 'answered 429 and', 'retried after Retry-After')}, "
+        f"{refused} {were(refused, 'refused by output moderation and', 'reseeded')}, "
+        f"{counted(stats['billable_generations'], 'billable generation')}, "
         f"{stats['duplicates']} paid twice."
     )
     prefix = f"campaigns/{name}/{day.isoformat()}"
@@ -227,6 +217,16 @@ def _epilogue(
             " stopped with the demo. `haoee server start` (a server with its UI) and then"
             " `haoee demo` shows the run there; or `haoee demo --keep`."
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 call``, ``2 calls``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def were(number: int, what: str, then: str) -> str:
+    """``answered 429 and was retried`` for one call, ``... and were retried`` for more."""
+    return f"{what} {'was' if number == 1 else 'were'} {then}"
 
 
 def _wait_for_ctrl_c(parts: LocalParts, ui_url: str | None) -> None:

@@ -56,22 +56,69 @@ def show_problems(error: CampaignError, as_json: bool) -> None:
         say_error("  ", ("✗", "red"), " ", str(problem))
 
 
-def plan_table(plan: Plan) -> Table:
-    table = Table(title=Text(f"{plan.campaign.name} on {plan.run_date}"), show_lines=False)
-    for column in ("prompt", "variant", "req_key", "mode", "seed", "stored", "cost"):
-        table.add_column(column)
+WRAPPED = {"prompt": 9, "object": 14}
+"""The columns whose text may wrap (ids, errors), with the width they need at least. The
+others (model names, seeds, sizes) stay on one line, so a model name is never broken
+mid-word; on a terminal too narrow for all of them, :func:`fitted` leaves out the least
+useful columns first instead of squeezing the wrapped ones to nothing."""
+DROPPED_FIRST = ("s", "size", "mode", "paid", "cost", "stored", "seed", "v", "variant")
+
+
+def fitted(names: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> tuple[str, ...]:
+    """``names`` less the columns (in ``DROPPED_FIRST`` order) a ``width``-wide table of
+    ``rows`` has no room for."""
+    widest = {
+        name: max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(names)
+    }
+    kept = list(names)
+
+    def needed() -> int:
+        cells = sum(min(widest[n], WRAPPED[n]) if n in WRAPPED else widest[n] for n in kept)
+        return cells + 3 * len(kept) + 1  # a border and two spaces per column
+
+    for name in DROPPED_FIRST:
+        if needed() <= width:
+            break
+        if name in kept:
+            kept.remove(name)
+    return tuple(kept)
+
+
+def _table(
+    title: str, names: tuple[str, ...], rows: list[tuple[Text | str, ...]], width: int | None
+) -> Table:
+    plain = [tuple(str(cell) for cell in row) for row in rows]
+    kept = fitted(names, plain, width or console.width)
+    table = Table(title=Text(title), show_lines=False)
+    for name in kept:
+        if name in WRAPPED:
+            table.add_column(name, overflow="fold", min_width=WRAPPED[name])
+        else:
+            table.add_column(name, no_wrap=True, overflow="ellipsis")
+    where = [names.index(name) for name in kept]
+    for row in rows:
+        table.add_row(*(row[i] for i in where))
+    return table
+
+
+def plan_table(plan: Plan, width: int | None = None) -> Table:
+    """The plan, one row per item, fitted to ``width`` (default: the terminal's)."""
+    rows: list[tuple[Text | str, ...]] = []
     for item in plan.items:
         stored = plan.is_stored(item)
-        table.add_row(
-            Text(item.prompt_id),
-            str(item.variant),
-            item.req_key,
-            item.mode,
-            str(item.seed),
-            "yes" if stored else "no",
-            "0" if stored else f"{item.cost:.2f}",
+        rows.append(
+            (
+                Text(item.prompt_id),
+                str(item.variant),
+                item.req_key,
+                item.mode,
+                str(item.seed),
+                "yes" if stored else "no",
+                "0" if stored else f"{item.cost:.2f}",
+            )
         )
-    return table
+    names = ("prompt", "variant", "req_key", "mode", "seed", "stored", "cost")
+    return _table(f"{plan.campaign.name} on {plan.run_date}", names, rows, width)
 
 
 def show_references(plan: Plan) -> None:
@@ -93,24 +140,26 @@ def show_plan(plan: Plan) -> None:
     )
 
 
-def result_table(result: CampaignResult) -> Table:
-    table = Table(title=Text(f"{result.campaign} on {result.run_date}"))
-    for column in ("prompt", "v", "req_key", "seed", "status", "object", "size", "s", "paid"):
-        table.add_column(column, overflow="fold")
+def result_table(result: CampaignResult, width: int | None = None) -> Table:
+    """The run's items, fitted to ``width`` (default: the terminal's)."""
+    rows: list[tuple[Text | str, ...]] = []
     for row in result.items:
         done = row.status == "done"
-        table.add_row(
-            Text(row.prompt_id),
-            str(row.variant),
-            row.req_key,
-            f"{row.seed} (reseeded)" if row.reseeds else str(row.seed),
-            Text("done", style="green") if done else Text("failed", style="red"),
-            Text(_short_key(row.s3_key) if done else row.error),
-            row.size,
-            f"{row.seconds:.2f}" if done else "",
-            _paid_cell(row) if done else "",
+        rows.append(
+            (
+                Text(row.prompt_id),
+                str(row.variant),
+                row.req_key,
+                f"{row.seed} (reseeded)" if row.reseeds else str(row.seed),
+                Text("done", style="green") if done else Text("failed", style="red"),
+                Text(_short_key(row.s3_key) if done else row.error),
+                row.size,
+                f"{row.seconds:.2f}" if done else "",
+                _paid_cell(row) if done else "",
+            )
         )
-    return table
+    names = ("prompt", "v", "req_key", "seed", "status", "object", "size", "s", "paid")
+    return _table(f"{result.campaign} on {result.run_date}", names, rows, width)
 
 
 def _paid_cell(row: ItemSummary) -> str:

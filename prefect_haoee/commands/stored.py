@@ -24,7 +24,8 @@ class S3Unreachable(Exception):
 
 
 class BucketUnusable(Exception):
-    """S3 answered, but the bucket cannot be listed (missing, access denied)."""
+    """S3 answered, but the bucket cannot be listed (missing, access denied), or there
+    are no credentials to ask. Its message completes "bucket 'NAME' ..."."""
 
 
 def endpoint() -> str | None:
@@ -65,7 +66,10 @@ def stored_stems(bucket: str, prefix: str) -> set[str]:
     except ConnectionClosedError as exc:
         raise S3Unreachable(endpoint() or "the AWS default endpoint", "connection closed") from exc
     except NoCredentialsError:
-        raise BucketUnusable("no AWS credentials found (set AWS_ACCESS_KEY_ID...)") from None
+        raise BucketUnusable(
+            "cannot be read: no AWS credentials found (set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+        ) from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code == "NoSuchBucket":

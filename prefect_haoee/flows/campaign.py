@@ -94,14 +94,7 @@ async def run_campaign(
     s3 = campaign_bucket(spec, bucket)
     credentials = credentials or named_credentials(spec.credentials_block)
     plan, base = await plan_campaign(spec, day, s3)
-    logger.info(
-        "%s: %d images, %d already stored, %d to generate (%.2f)",
-        spec.name,
-        plan.total,
-        plan.total - plan.paid_calls,
-        plan.paid_calls,
-        plan.cost,
-    )
+    logger.info("%s", plan.headline())
     progress = Progress(spec.name, plan.total)
     await progress.start()
     tally = Tally()
@@ -144,7 +137,7 @@ async def _produce(
     stored = await stored_outcomes(plan, base, s3)
     for index, outcome in stored.items():
         ended[index] = 1
-        tally.add(outcome)
+        tally.add(outcome, index)
     await progress.advance(len(stored))
     # Plan indices (8 bytes each): items are built when their batch opens.
     remaining = array("q", (i for i in range(plan.total) if not ended[i]))
@@ -155,22 +148,22 @@ async def _produce(
         await sharded.produce(list(plan.iter_items(remaining)), gathered, progress)
         for index, outcome in sorted(gathered.items()):
             ended[index] = 1
-            tally.add(outcome)
+            tally.add(outcome, index)
         del gathered
     elif remaining:
         events = ImageEvents(spec.name, per_image=batch_size(len(remaining)) == 1)
 
         async def finished(index: int, outcome: ItemOutcome) -> None:
             ended[index] = 1
-            tally.add(outcome)
+            tally.add(outcome, index)
             events.add(outcome.item, outcome.record, outcome.error)
             await progress.advance()
 
         await produce_items(spec, plan, remaining, finished, s3, credentials)
         events.flush()
     lost = "its batch task run ended before the item did"
-    for _, item in plan.iter_items(i for i in remaining if not ended[i]):
-        tally.add(ItemOutcome(item=item, record=None, error=lost))
+    for index, item in plan.iter_items(i for i in remaining if not ended[i]):
+        tally.add(ItemOutcome(item=item, record=None, error=lost), index)
     del remaining
 
     header = {"campaign": spec.name, "run_date": day.isoformat(), "bucket": s3.bucket_name}

@@ -1,5 +1,7 @@
 """What a campaign run shows in the Prefect UI: progress, table, gallery, events.
 
+The gallery's grid of thumbnails is :mod:`prefect_haoee.flows.gallery`.
+
 Updates are batched: the progress artifact moves every few percent, not per image (each
 update is a call to the Prefect server). Events: one per image (``haoee.image.generated``
 / ``haoee.image.failed``) when the campaign runs one task run per item; otherwise one
@@ -15,6 +17,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
+import anyio
 from prefect.artifacts import (
     acreate_markdown_artifact,
     acreate_progress_artifact,
@@ -25,13 +28,10 @@ from prefect.events import emit_event
 from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.campaigns import WorkItem
+from prefect_haoee.flows.gallery import gallery_markdown
 from prefect_haoee.tasks.records import ImageRecord
-from prefect_haoee.tasks.storage import s3_client
 
 logger = logging.getLogger("prefect_haoee.flows")
-
-GALLERY_MAX = 60
-LINK_SECONDS = 7 * 24 * 3600
 
 
 def artifact_key(campaign: str, what: str) -> str:
@@ -162,51 +162,6 @@ def campaign_event(campaign: str, summary: dict[str, Any]) -> None:
     )
 
 
-def presigned(bucket: S3Bucket, key: str) -> str:
-    url: str = s3_client(bucket).generate_presigned_url(
-        "get_object", Params={"Bucket": bucket.bucket_name, "Key": key}, ExpiresIn=LINK_SECONDS
-    )
-    return url
-
-
-def gallery_markdown(
-    campaign: str,
-    bucket: S3Bucket,
-    done: list[tuple[WorkItem, ImageRecord]],
-    files: int | None = None,
-) -> str:
-    """A list of the files (one row each) and then each image at its own size.
-
-    Images stand alone under a heading, not in table cells: the Prefect UI's table
-    cells shrink an image to the width of its column (~22 px), and a standalone image is
-    shown at its natural size (capped to the page width).
-    """
-    shown = done[:GALLERY_MAX]
-    files = len(done) if files is None else files
-    links = {record.key: presigned(bucket, record.key) for _, record in shown}
-    lines = [
-        f"# {campaign}",
-        "",
-        f"{files} file(s) in `s3://{bucket.bucket_name}`. Links are presigned for 7 days.",
-        "",
-        "| prompt | variant | file | object |",
-        "|---|---|---|---|",
-    ]
-    for item, record in shown:
-        length = f", {record.duration_s:.1f} s" if record.duration_s else ""
-        what = f"{record.kind} ({record.format}{length})"
-        url = links[record.key]
-        lines.append(f"| {item.prompt_id} | {item.variant} | [{what}]({url}) | `{record.key}` |")
-    if files > len(shown):
-        lines.append(f"\n... and {files - len(shown)} more (see the table artifact).")
-    for item, record in shown:
-        if record.kind == "image":
-            url = links[record.key]
-            size = f"{record.width}x{record.height}" if record.width else record.format
-            lines += ["", f"### {item.label} ({size})", "", f"[![{item.label}]({url})]({url})"]
-    return "\n".join(lines)
-
-
 async def publish_results(
     campaign: str,
     bucket: S3Bucket,
@@ -223,8 +178,10 @@ async def publish_results(
     if total > len(rows):
         described += f": the first {len(rows)} of {total} (every item: the run's manifest.json)"
     await acreate_table_artifact(rows, key=artifact_key(campaign, "images"), description=described)
+    # Thumbnails are read, made and stored in S3 here: off the event loop.
+    gallery = await anyio.to_thread.run_sync(gallery_markdown, campaign, bucket, done, files)
     await acreate_markdown_artifact(
-        gallery_markdown(campaign, bucket, done, files),
+        gallery,
         key=artifact_key(campaign, "gallery"),
         description=f"Gallery of {campaign}",
     )

@@ -9,6 +9,7 @@ import pytest
 
 from prefect_haoee.campaigns import (
     DEMO_CAMPAIGN,
+    BudgetExceededError,
     Campaign,
     CampaignError,
     PromptSpec,
@@ -33,12 +34,12 @@ def test_spring_launch_example_loads() -> None:
     assert campaign.schedule.cron == "0 7 * * *"
     assert campaign.schedule.timezone == "Europe/Berlin"
     ids = [p.id for p in campaign.prompt_specs()]
-    assert ids[:2] == ["hero-shot", "keep-face"]
+    assert ids[:2] == ["hero-shot", "mascot-hiking"]
     assert len(ids) > 2  # the CSV rows were resolved
     assert all(isinstance(p, PromptSpec) for p in campaign.prompts)
     keep = campaign.prompt_specs()[1]
     assert keep.model == "high_aes_ip_v20"
-    assert keep.image_urls == ["https://example.com/ref.jpg"]
+    assert keep.images == ["brand/mascot.png"] and not keep.image_urls
 
 
 def test_demo_campaign_loads() -> None:
@@ -564,3 +565,11 @@ output: {bucket: some-bucket}
     campaign = load_campaign(path)
     second = campaign.prompt_specs()[1]
     assert second.params == {"width": 384, "height": 512}
+
+
+def test_a_file_over_max_images_is_refused_with_its_cost_too(tmp_path: Path) -> None:
+    """Both budget rules in one refusal, the cost as a first run would pay it."""
+    path = write_campaign(tmp_path, campaign_dict({"budget": {"max_images": 1, "max_cost": 0.01}}))
+    with pytest.raises(BudgetExceededError) as info:
+        load_campaign(path)
+    assert [p.path for p in info.value.problems] == ["budget.max_images", "budget.max_cost"]

@@ -392,3 +392,10 @@ def test_planning_makes_no_network_call(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(socket, "create_connection", refuse)
     campaign = load_campaign(write_campaign(tmp_path, campaign_dict()))
     make_plan(campaign, DAY).check_budget()
+
+
+def test_the_run_logs_headline_names_the_currency() -> None:
+    plan = make_plan(make(), DAY)
+    assert plan.headline() == (
+        f"spring-launch: 6 images, 0 already stored, 6 to generate ({plan.cost:.2f} CNY)"
+    )

@@ -1,4 +1,4 @@
-"""A plan keeps a few fields per item and rebuilds each item when asked (issue 17)."""
+"""A plan keeps a few fields per item and rebuilds each item when asked."""
 
 from __future__ import annotations
 

@@ -391,7 +391,7 @@ class Cluster:
         for page in pages:
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                if key.endswith(".json"):
+                if key.endswith(".json") or "/thumbs/" in key:  # manifests, gallery thumbnails
                     continue
                 head = client.head_object(Bucket=self.bucket, Key=key)
                 out[key] = head["Metadata"].get("request-hash", "")

@@ -37,6 +37,7 @@ BROKEN = {
     "duplicate id": ("prompts:\n  - {id: a, prompt: x}\n  - {id: a, prompt: y}\n", "prompts[1].id"),
     "missing bucket": ("output: {prefix: x}\n", "output.bucket"),
     "over budget": ("budget: {max_images: 2}\n", "budget.max_images"),
+    "over cost": ("budget: {max_cost: 0.5}\n", "budget.max_cost"),
 }
 
 
@@ -65,8 +66,6 @@ def test_broken_files_exit_2_and_call_nothing(
     patch, where = BROKEN[case]
     path = broken_file(tmp_path, s3_bucket.bucket_name, patch)
     for command in (["validate", str(path)], ["run", str(path)], ["run", str(path), "--json"]):
-        if case == "over budget" and command[0] == "validate":
-            continue  # budgets need the plan (what S3 holds), not only the file
         out = run_haoee(*command, env=cli_env)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         if "--json" in command:
@@ -83,6 +82,44 @@ def test_missing_bucket_on_s3_exits_2(cli_env: dict[str, str], sim: Any, tmp_pat
     path.write_text(GOOD.format(bucket="no-such-bucket-here"))
     out = run_haoee("run", str(path), env=cli_env)
     assert out.returncode == 2 and "output.bucket" in out.stderr and "does not exist" in out.stderr
+    assert sim.stats()["calls_total"] == 0
+
+
+def test_every_budget_rule_broken_is_reported_and_validate_says_what_plan_says(
+    cli_env: dict[str, str], sim: Any, s3_bucket: Any, tmp_path: Path
+) -> None:
+    """Over max_images and max_cost at once: both problems, from validate (no S3: as a
+    first run would spend), plan and run alike, with the same lines."""
+    path = broken_file(tmp_path, s3_bucket.bucket_name, "budget: {max_images: 2, max_cost: 0.5}\n")
+    said = {}
+    for command in ("validate", "plan", "run"):
+        out = run_haoee(command, str(path), env=cli_env)
+        assert out.returncode == 2, (command, out.stdout, out.stderr)
+        said[command] = [row for row in out.stderr.splitlines() if f"{path}: budget." in row]
+        assert len(said[command]) == 2, (command, out.stderr)
+    assert said["validate"] == said["plan"] == said["run"]
+    assert "the 6 paid calls cost 1.20 CNY" in said["plan"][1]
+    assert sim.stats()["calls_total"] == 0
+
+
+def test_no_aws_credentials_and_no_key_are_reported_together(
+    cli_env: dict[str, str], sim: Any, s3_bucket: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.format(bucket=s3_bucket.bucket_name))
+    drop = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HAOEE_API_KEY")
+    env = {name: value for name, value in cli_env.items() if name not in drop}
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(tmp_path / "none")
+    )
+    out = run_haoee("run", str(path), env=env)
+    assert out.returncode == 2, out.stderr
+    assert "2 problem(s)" in out.stderr, out.stderr
+    assert (
+        f"{path}: output.bucket: bucket '{s3_bucket.bucket_name}' cannot be read: "
+        "no AWS credentials found" in out.stderr
+    ), out.stderr
+    assert "environment: HAOEE_API_KEY: not set" in out.stderr
     assert sim.stats()["calls_total"] == 0
 
 

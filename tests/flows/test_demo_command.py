@@ -75,7 +75,7 @@ def test_demo_keep_serves_a_ui_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     with started(command_line, env, "terminal") as demo:
         text = " ".join(demo.wait_for("stay up", STARTUP_S).split())  # rich wraps long lines
         assert "7/7 image(s)" in text and "exit 0" in text
-        assert "1 answered 429" in text and "1 refused by output moderation" in text
+        assert "1 answered 429 and was retried" in text and "1 refused by output moderation" in text
         assert "0 paid twice" in text
         assert "Traceback" not in text and "werkzeug" not in text and " | INFO " not in text
         link = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+/v2/runs/flow-run/\S+)", text)

@@ -1,4 +1,4 @@
-"""Campaign files as untrusted input (issue 13, items 2, 8, 9, 10, 11).
+"""Campaign files as untrusted input: sizes, nesting, paths, CSV files, numbers.
 
 A deployment may run campaign files that users commit, so a file must not be able to read
 the machine (``/dev/zero``, ``/proc/self/environ``, ``/etc/passwd``), to exhaust it

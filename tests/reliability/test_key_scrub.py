@@ -1,4 +1,4 @@
-"""A gateway that echoes the key: nothing of it reaches a user or an operator (issue 13.15).
+"""A gateway that echoes the key: nothing of it reaches a user or an operator.
 
 The hostile gateway on 127.0.0.1 (port 0) answers by the first word of the prompt: a 401
 whose JSON message echoes the ``Authorization`` header cut after 19 characters, a 401 in

@@ -1,5 +1,5 @@
 """Committed paid steps: versioned JSON in the ledger, an unreadable answer stops the item,
-a step held past the wait stops the item (issue 13 items 3 and 4, issue 15 item 3).
+a step held past the wait stops the item.
 
 Before: records were pickled, a read error was taken for "not there" (so a corrupt or
 foreign record was paid again), and a lock not obtained was ignored (after the wait the

@@ -1,4 +1,4 @@
-"""Retry layers must not multiply paid calls (issue 13.6).
+"""Retry layers must not multiply paid calls.
 
 A hostile gateway on 127.0.0.1 (port 0) answers each paid call by the first word of its
 prompt: a 200 whose body is not JSON, a dropped connection, a lying ``Content-Length``, a

@@ -14,7 +14,7 @@ wrong key (an authentication failure). Then it scans:
 
 Besides each key whole, it looks for fragments: any 8 characters of a key of this suite
 that take at least 4 from its random tail (a gateway may echo a key cut short; the
-client scrubs any 8-character run of the key, issue 13.15). The tail keeps words such as
+client scrubs any 8-character run of the key). The tail keeps words such as
 ``rel-secr`` of the bucket ``rel-secrets`` from counting.
 """
 

@@ -3,9 +3,9 @@
 Two "machines" are two processes with their own ``PREFECT_HOME``, result storage and lock
 directory, producing the same requests into one moto bucket at the same time, against a
 simulator slow enough that their paid calls overlap. Before a shared guard this paid every
-request about twice (issue 15: 40 generations for 20 images); now the simulator's billing
+request about twice (40 generations for 20 images); now the simulator's billing
 shows billable == distinct requests and no duplicate. Also: answers whose file URLs died,
-met on two machines at once, are paid for again once (issue 22); the fine-grained tasks on
+met on two machines at once, are paid for again once; the fine-grained tasks on
 two machines pay once; a SIGKILLed holder's entry expires and the rerun proceeds.
 """
 

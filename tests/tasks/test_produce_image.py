@@ -226,7 +226,7 @@ def test_paid_retries_are_bounded(
         stats = broken.stats()
     assert state.is_failed()
     # HAOEE_MAX_ATTEMPTS over both layers: the client's 3 attempts, no task retry on top
-    # (it was 3 x 3 task runs = 9 before issue 13.6); nothing billed.
+    # (3 x 3 task runs = 9 when each layer retried on its own); nothing billed.
     assert stats["calls_by_action"]["CVProcess"] == 3
     assert stats["billable_generations"] == 0
 

@@ -1,4 +1,4 @@
-"""A worker's blocks chosen by name: credentials, output bucket, result storage (issue 15.1).
+"""A worker's blocks chosen by name: credentials, output bucket, result storage.
 
 A worker has no ``HAOEE_API_KEY`` or ``AWS_*`` of its own here: the campaign file (or the
 ``HAOEE_*_BLOCK`` environment a deployment sets) names saved blocks, and the run uses them.
