@@ -81,10 +81,12 @@ async def stored_outcomes(
     plan: Plan, base: str, bucket: S3Bucket, indices: set[int] | None = None
 ) -> dict[int, ItemOutcome]:
     """The items (of ``indices``, default all) S3 already holds, with their records."""
+    wanted = [i for i in plan.stored_indices() if indices is None or i in indices]
+    out: dict[int, ItemOutcome] = {}
+    if not wanted:
+        return out
     previous = await anyio.to_thread.run_sync(read_manifest, bucket, manifest_key(base))
     known = {e.request_hash: e for e in previous.items} if previous else {}
-    out: dict[int, ItemOutcome] = {}
-    wanted = (i for i in plan.stored_indices() if indices is None or i in indices)
     for index, item in plan.iter_items(wanted):
         entry = known.get(item.request_hash)
         record = record_from_entry(entry, bucket.bucket_name) if entry else None

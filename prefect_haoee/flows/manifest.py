@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 from prefect_aws.s3 import S3Bucket
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from prefect_haoee.campaigns import WorkItem
 from prefect_haoee.tasks.records import ImageRecord
 from prefect_haoee.tasks.storage import full_key, s3_client
 
 Status = Literal["done", "failed"]
+
+MANIFEST_MAX_BYTES = 128 * 1024 * 1024
+"""The largest manifest read back (about 150,000 items); a larger object at the key is
+ignored and replaced."""
+
+logger = logging.getLogger("prefect_haoee.flows")
+
+H = TypeVar("H", bound=BaseModel)
+E = TypeVar("E", bound=BaseModel)
 
 
 class ManifestEntry(BaseModel):
@@ -43,7 +53,7 @@ class ManifestEntry(BaseModel):
     duration_s: float | None = None
     extra_keys: list[str] = Field(default_factory=list)
     gateway_request_id: str | None = None
-    cost_units: int = 0
+    cost_units: int = Field(default=0, ge=0)
     source: str | None = None
     error: str | None = None
     references: list[dict[str, Any]] = Field(default_factory=list)
@@ -57,7 +67,7 @@ class ManifestEntry(BaseModel):
 class Manifest(BaseModel):
     campaign: str
     run_date: str
-    written_at: datetime
+    written_at: AwareDatetime
     bucket: str
     total: int
     done: int
@@ -133,57 +143,88 @@ def write_manifest(bucket: S3Bucket, key: str, manifest: Manifest) -> str:
     return full_key(bucket, key)
 
 
-def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
-    """The manifest of an earlier run, or None (missing or unreadable: it is rebuilt)."""
+def fetch_manifest_json(bucket: S3Bucket, key: str) -> Any | None:
+    """The JSON document at ``key``, or None: missing, or not one to trust (over
+    :data:`MANIFEST_MAX_BYTES`, not JSON, nested too deep), which is logged. The manifest is
+    this package's output, not its input: whoever can write the bucket can plant one, so
+    what it holds is checked against the schema by the reader and, when it does not fit,
+    ignored; the run writes a fresh one at the key."""
     try:
         answer = s3_client(bucket).get_object(Bucket=bucket.bucket_name, Key=full_key(bucket, key))
     except ClientError:
         return None
+    body = answer["Body"]
     try:
-        return Manifest.model_validate(json.loads(answer["Body"].read()))
-    except ValueError:
+        size = int(answer.get("ContentLength") or 0)
+        if size > MANIFEST_MAX_BYTES:
+            ignored(bucket, key, f"{size} bytes, over the {MANIFEST_MAX_BYTES} this reads")
+            return None
+        data = body.read(MANIFEST_MAX_BYTES + 1)
+        if len(data) > MANIFEST_MAX_BYTES:
+            ignored(bucket, key, f"over the {MANIFEST_MAX_BYTES} bytes this reads")
+            return None
+        return json.loads(data)
+    except RecursionError:
+        ignored(bucket, key, "nested too deep")
         return None
+    except ValueError as exc:  # not JSON, not UTF-8, an int past the digit limit
+        ignored(bucket, key, f"not JSON ({type(exc).__name__})")
+        return None
+    finally:
+        body.close()
 
 
-def reconcile(previous: Manifest | None, manifest: Manifest, since: datetime) -> Manifest:
-    """``manifest`` with the double payments that the manifest already at its key shows.
+def problem_of(exc: ValidationError, at: str = "") -> str:
+    """A one-line summary of a schema mismatch that quotes none of the document's values."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0]
+    loc = ".".join([at] * bool(at) + [str(part) for part in first["loc"]]) or "(top)"
+    return f"not as this package writes it: {loc}: {first['msg']}"
 
-    Two runs of one campaign on machines that share no lock both pay for an item; the one
-    that stores second finds the object (``paid_twice_with`` in its record). The run that
-    stored first learns it here, when the other run's manifest is at the key: an item both
-    paid for (``cost_units`` > 0 in both, different ``paid_by``) in a manifest written since
-    this run started. Double payments an earlier manifest reported stay reported while the
-    item is at the same key.
-    """
-    if previous is None:
-        return manifest
-    known = {e.request_hash: e for e in previous.items if e.status == "done"}
-    concurrent = previous.written_at >= since
-    entries: list[ManifestEntry] = []
-    changed = False
-    for entry in manifest.items:
-        other = known.get(entry.request_hash)
-        mark: str | None = None
-        if entry.status == "done" and entry.paid_twice_with is None and other is not None:
-            if other.paid_twice_with and other.key == entry.key:
-                mark = other.paid_twice_with if other.paid_by == entry.paid_by else other.paid_by
-            elif (
-                concurrent
-                and entry.cost_units > 0
-                and other.cost_units > 0
-                and other.paid_by != entry.paid_by
-            ):
-                mark = other.paid_by or "unknown"
-        if mark:
-            entry = entry.model_copy(update={"paid_twice_with": mark})
-            changed = True
-        entries.append(entry)
-    if not changed:
-        return manifest
-    paid_twice = sum(1 for e in entries if e.paid_twice_with)
-    return manifest.model_copy(update={"items": entries, "paid_twice": paid_twice})
+
+def checked(doc: Any, header: type[H], entry: type[E]) -> tuple[H, list[E]]:
+    """``doc``'s header (``header`` validated with no items) and its items (each an
+    ``entry``), checked in order and given up at the first problem: a planted document
+    with a million bad items costs one error, not a million. ValueError: what is wrong."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise ValueError("not a JSON object with a list of items")
+    try:
+        head = header.model_validate({**doc, "items": []})
+    except ValidationError as exc:
+        raise ValueError(problem_of(exc)) from None
+    items: list[E] = []
+    for number, item in enumerate(doc["items"]):
+        try:
+            items.append(entry.model_validate(item))
+        except ValidationError as exc:
+            raise ValueError(problem_of(exc, f"items.{number}")) from None
+    return head, items
+
+
+def ignored(bucket: S3Bucket, key: str, why: str) -> None:
+    """Log that the object at ``key`` is not read as a manifest, and why."""
+    where = f"s3://{bucket.bucket_name}/{full_key(bucket, key)}"
+    logger.warning("ignoring the manifest at %s (%s); this run writes a fresh one", where, why)
+
+
+def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
+    """The manifest of an earlier run, or None (missing or not one this package wrote:
+    logged, and rebuilt)."""
+    doc = fetch_manifest_json(bucket, key)
+    if doc is None:
+        return None
+    try:
+        head, items = checked(doc, Manifest, ManifestEntry)
+    except ValueError as exc:
+        ignored(bucket, key, str(exc))
+        return None
+    return head.model_copy(update={"items": items})
 
 
 def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:
-    """An earlier run's record of a stored image (no S3 call needed)."""
-    return ImageRecord.from_manifest(entry.model_dump(), bucket)
+    """An earlier run's record of a stored image (no S3 call needed), or None when the
+    entry does not make one (the caller reads the object's own metadata instead)."""
+    try:
+        return ImageRecord.from_manifest(entry.model_dump(), bucket)
+    except ValidationError:
+        return None

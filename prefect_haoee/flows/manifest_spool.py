@@ -4,23 +4,27 @@ Nothing per item is held in memory to the end of the run: each finished item's e
 appended to a spooled temporary file (memory up to ``SPOOL_MEMORY``, then disk), and the
 manifest document is streamed from it into the upload. Entries are in the order the
 items ended (stored ones first). Double payments another run's manifest at the same key
-shows (``reconcile``) are found with a compact index of that manifest, in a first pass.
+shows (:func:`double_payer`) are found with a compact index of that manifest, in a first pass.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
 from prefect_aws.s3 import S3Bucket
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
-from prefect_haoee.flows.manifest import Manifest, ManifestEntry
+from prefect_haoee.flows.manifest import (
+    Manifest,
+    ManifestEntry,
+    checked,
+    fetch_manifest_json,
+    ignored,
+)
 from prefect_haoee.tasks.storage import full_key, s3_client
 
 SPOOL_MEMORY = 4 * 1024 * 1024
@@ -48,25 +52,39 @@ class PaidIndex:
     facts: dict[str, PaidFact]
 
 
+class _PaidEntry(BaseModel):
+    request_hash: str
+    status: str
+    key: str | None = None
+    paid_by: str | None = None
+    paid_twice_with: str | None = None
+    cost_units: int = Field(default=0, ge=0)
+
+
+class _PaidDoc(BaseModel):
+    """The fields of a manifest that reconciling reads (the schema a planted one must fit)."""
+
+    written_at: AwareDatetime
+    items: list[_PaidEntry]
+
+
 def read_paid_index(bucket: S3Bucket, key: str) -> PaidIndex | None:
-    """The manifest at ``key``, reduced to what reconciling needs (None: missing/unreadable)."""
-    try:
-        answer = s3_client(bucket).get_object(Bucket=bucket.bucket_name, Key=full_key(bucket, key))
-        doc = json.loads(answer["Body"].read())
-        written = datetime.fromisoformat(str(doc["written_at"]).replace("Z", "+00:00"))
-        facts = {
-            str(e["request_hash"]): PaidFact(
-                e.get("key"),
-                e.get("paid_by"),
-                e.get("paid_twice_with"),
-                int(e.get("cost_units", 0)),
-            )
-            for e in doc.get("items", [])
-            if e.get("status") == "done"
-        }
-    except (ClientError, ValueError, KeyError, TypeError):
+    """The manifest at ``key``, reduced to what reconciling needs (None: missing, or not one
+    this package wrote: logged, and replaced by this run's)."""
+    doc = fetch_manifest_json(bucket, key)
+    if doc is None:
         return None
-    return PaidIndex(written, facts)
+    try:
+        head, items = checked(doc, _PaidDoc, _PaidEntry)
+    except ValueError as exc:
+        ignored(bucket, key, str(exc))
+        return None
+    facts = {
+        e.request_hash: PaidFact(e.key, e.paid_by, e.paid_twice_with, e.cost_units)
+        for e in items
+        if e.status == "done"
+    }
+    return PaidIndex(head.written_at, facts)
 
 
 def double_payer(entry: ManifestEntry, other: PaidFact | None, concurrent: bool) -> str | None:
