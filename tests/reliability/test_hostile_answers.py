@@ -115,7 +115,12 @@ def test_hostile_answers_store_what_was_asked_fail_slow_files_and_redact_urls(
     monkeypatch.setenv("HAOEE_API_KEY", REL_KEY)
     monkeypatch.setenv("HAOEE_BASE_URL", gateway.url)
     kinds = ("flood", "noise", "slow", "signed")
-    doc = campaign_doc("hostile-answers", bucket, [prompt(k, f"{k} please") for k in kinds])
+    prompts = [prompt(k, f"{k} please") for k in kinds]
+    # A link with a password and a token in the request's image_urls: handed to the
+    # gateway as it is (it must fetch it), but the manifest, results and logs redact it.
+    face = f"https://eve:{SECRETS[2]}@cdn.example/face.png?token={SECRETS[1]}&w=2"
+    prompts[3].update(model="high_aes_ip_v20", image_urls=[face])
+    doc = campaign_doc("hostile-answers", bucket, prompts)
     block = bucket_block(s3_server, bucket)
     day = date(2026, 3, 3)
 
@@ -147,6 +152,8 @@ def test_hostile_answers_store_what_was_asked_fail_slow_files_and_redact_urls(
     for where, seen in (("result", text), ("manifest", manifest), ("logs", logs)):
         assert not [s for s in SECRETS if s in seen], (where, seen[-3000:])
     assert "X-Amz-Signature=***" in errors["signed"] and "bob:***@host" in errors["signed"]
+    entry = next(e for e in json.loads(manifest)["items"] if e["prompt_id"] == "signed")
+    assert entry["params"]["image_urls"] == ["https://eve:***@cdn.example/face.png?token=***&w=2"]
     assert gateway.posts["signed"] == 1
 
     # 4: the rerun downloads the committed answer again and pays nothing.
