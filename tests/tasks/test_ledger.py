@@ -132,6 +132,19 @@ def test_an_expired_answer_is_taken_again(leased: Any) -> None:
                 "lease_seconds": 10**9,
             }
         ).encode(),  # fmt: skip
+        *(
+            json.dumps(
+                {
+                    "format": "prefect-haoee/ledger",
+                    "state": "held",
+                    "holder": "x",
+                    "lease_seconds": lease,
+                    "renewed_at": "9999-12-31T23:59:59+00:00",
+                }
+            ).encode()
+            for lease in (float("inf"), float("nan"), 1e18, -1, "60", None)
+        ),  # fmt: skip
+        b'{"format": "prefect-haoee/ledger", "state": "held", "keys": "1234567"}',
         json.dumps(
             {
                 "format": "prefect-haoee/ledger",
