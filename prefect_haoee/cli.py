@@ -7,16 +7,13 @@ called), 3 Prefect, S3 or the gateway could not be reached (nothing was paid).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
-import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import typer
 
+from prefect_haoee.commands.guarded import guarded
 from prefect_haoee.commands.help_flags import bare_flags
 
 bare_flags()
@@ -55,67 +52,6 @@ def _verbose(value: bool) -> None:
         from prefect_haoee.commands import logs
 
         logs.VERBOSE = True
-
-
-def _guarded(command: Callable[[], int]) -> int:
-    """Run a command; an unexpected error is one line (traceback in the debug log).
-
-    SIGTERM and SIGHUP stop it as Ctrl-C does (see ``commands.stopping``): the servers it
-    started stop with it, and the exit code is the shell's 128 + the signal's number."""
-    from prefect_haoee.commands.stopping import exit_code, stop_signals
-
-    try:
-        with stop_signals():
-            try:
-                return command()
-            finally:
-                sys.stdout.flush()  # what is still buffered meets a closed pipe here
-    except BrokenPipeError as exc:
-        if not _stdout_gone():
-            return _failed(exc)  # a socket of ours, not the reader of our output
-        return _reader_gone()
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt as exc:
-        from prefect_haoee.commands.render import errors
-
-        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-            errors.print(f"stopped ({str(exc) or 'Ctrl-C'})", highlight=False)
-        return exit_code(exc)
-    except Exception as exc:  # noqa: BLE001 - never a traceback on the console
-        return _failed(exc)
-
-
-def _failed(exc: BaseException) -> int:
-    """One line on the terminal, the traceback in the debug log; exit 1."""
-    from prefect_haoee.commands import logs
-    from prefect_haoee.commands.render import errors, say_error
-
-    message = f"haoee failed: {type(exc).__name__}: {exc}"
-    logs.log_failure(message, exc, errors)
-    say_error((message, "bold red"))
-    say_error(f"  {logs.where_logged()}")
-    return 1
-
-
-def _stdout_gone() -> bool:
-    """True when stdout is a pipe whose reader has closed it (POSIX poll: POLLERR)."""
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll (Windows), no fileno
-        return True
-
-
-def _reader_gone() -> int:
-    """The reader of our output went away (``haoee models | head -1``): stop quietly, as
-    a process that SIGPIPE ends does (exit 141), with stdout pointed at ``/dev/null`` so
-    the interpreter's last flush does not complain either."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    return 128 + 13  # SIGPIPE's number (POSIX; Windows has no SIGPIPE)
 
 
 @app.callback()
@@ -169,8 +105,6 @@ def simulate(
     ),
 ) -> None:
     """Serve a local Haoee gateway simulator until Ctrl-C (with --with-s3: and S3)."""
-    from pydantic import ValidationError
-
     from prefect_haoee.commands import simulate_cmd
 
     options: dict[str, object] = {
@@ -186,30 +120,10 @@ def simulate(
     }
     if api_key:
         options["api_keys"] = tuple(api_key)
-    try:
-        config = simulate_cmd.simulator_config(options, fault_rate, fault_script)
-    except (ValueError, ValidationError) as exc:
-        typer.echo(f"invalid option: {exc}", err=True)
-        raise typer.Exit(2) from None
+    config = simulate_cmd.simulator_config(options, fault_rate, fault_script)
     if with_s3:
-        raise typer.Exit(
-            _guarded(lambda: simulate_cmd.with_s3(config, host, port, s3_port, bucket))
-        )
-    from prefect_haoee.simulator.server import serve
-
-    def ready(base_url: str) -> None:
-        typer.echo(f"Haoee gateway simulator listening on {base_url}")
-        for line in simulate_cmd.exports(base_url, config.primary_key):
-            typer.echo(f"  {line}")
-        typer.echo(f"  stats: {base_url}/_sim/stats   (Ctrl-C to stop)")
-
-    try:
-        serve(config, host=host, port=port, on_ready=ready)
-    except OSError as exc:
-        typer.echo(f"cannot listen on {host}:{port}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        pass
+        raise typer.Exit(guarded(lambda: simulate_cmd.with_s3(config, host, port, s3_port, bucket)))
+    raise typer.Exit(simulate_cmd.serve_alone(config, host, port))
 
 
 def _date(value: str | None) -> date:
@@ -232,7 +146,7 @@ def validate(
     from prefect_haoee.commands import campaign_cmds
 
     raise typer.Exit(
-        _guarded(lambda: campaign_cmds.validate(file, json_output, check_objects=check_objects))
+        guarded(lambda: campaign_cmds.validate(file, json_output, check_objects=check_objects))
     )
 
 
@@ -248,7 +162,7 @@ def plan(
 
     _verbose(verbose)
     day = _date(run_date)
-    raise typer.Exit(_guarded(lambda: campaign_cmds.plan(file, day, json_output)))
+    raise typer.Exit(guarded(lambda: campaign_cmds.plan(file, day, json_output)))
 
 
 @app.command()
@@ -275,7 +189,7 @@ def run(
     _verbose(verbose)
     day = _date(run_date)
     os.environ.update(_block_env(credentials_block, bucket_block))
-    raise typer.Exit(_guarded(lambda: campaign_cmds.run(file, day, json_output)))
+    raise typer.Exit(guarded(lambda: campaign_cmds.run(file, day, json_output)))
 
 
 @app.command()
@@ -289,7 +203,7 @@ def demo(
     from prefect_haoee.commands.demo import demo as run_demo
 
     _verbose(verbose)
-    raise typer.Exit(_guarded(lambda: run_demo(keep)))
+    raise typer.Exit(guarded(lambda: run_demo(keep)))
 
 
 @app.command()
@@ -299,7 +213,7 @@ def models(
     """The models the gateway serves: family, sync/async, seed, input images, price."""
     from prefect_haoee.commands.models_cmd import show_models
 
-    raise typer.Exit(_guarded(lambda: show_models(json_output)))
+    raise typer.Exit(guarded(lambda: show_models(json_output)))
 
 
 @server_app.command("start")
@@ -311,7 +225,7 @@ def server_start(
     """Start a Prefect server with its UI in the background (survives this command)."""
     from prefect_haoee.commands import server_cmds
 
-    raise typer.Exit(_guarded(lambda: server_cmds.start(port)))
+    raise typer.Exit(guarded(lambda: server_cmds.start(port)))
 
 
 @server_app.command("stop")
@@ -319,7 +233,7 @@ def server_stop() -> None:
     """Stop the server `haoee server start` (or `prefect server start -b`) started."""
     from prefect_haoee.commands import server_cmds
 
-    raise typer.Exit(_guarded(server_cmds.stop))
+    raise typer.Exit(guarded(server_cmds.stop))
 
 
 @server_app.command("status")
@@ -327,7 +241,7 @@ def server_status() -> None:
     """Say which Prefect API `haoee run` would use. Exit 0 reachable, 3 not."""
     from prefect_haoee.commands import server_cmds
 
-    raise typer.Exit(_guarded(server_cmds.status))
+    raise typer.Exit(guarded(server_cmds.status))
 
 
 @app.command()
@@ -346,7 +260,7 @@ def serve(
     """
     from prefect_haoee.commands import deploy_cmds
 
-    raise typer.Exit(_guarded(lambda: deploy_cmds.serve(directory, limit)))
+    raise typer.Exit(guarded(lambda: deploy_cmds.serve(directory, limit)))
 
 
 @app.command()

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+import typer
+
 from prefect_haoee.commands import logs
 from prefect_haoee.commands.render import console, errors
 
@@ -23,7 +25,18 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 def simulator_config(
     options: dict[str, Any], fault_rate: list[str], fault_script: list[str]
 ) -> Any:
-    """The ``SimulatorConfig`` of the command's options; ValueError or ValidationError."""
+    """The ``SimulatorConfig`` of the command's options; an invalid one is said on stderr
+    and exits 2."""
+    from pydantic import ValidationError
+
+    try:
+        return _config(options, fault_rate, fault_script)
+    except (ValueError, ValidationError) as exc:
+        typer.echo(f"invalid option: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _config(options: dict[str, Any], fault_rate: list[str], fault_script: list[str]) -> Any:
     from prefect_haoee.simulator.config import SimulatorConfig, parse_fault_rates
 
     rates: dict[str, float] = {}
@@ -48,6 +61,26 @@ def exports(base_url: str, key: str | None, s3_url: str | None = None) -> list[s
         lines.append(f"export AWS_ENDPOINT_URL={s3_url}")
         lines += [f"export {name}={value}" for name, value in LOCAL_AWS.items()]
     return lines
+
+
+def serve_alone(config: Any, host: str, port: int) -> int:
+    """The simulator in the foreground until Ctrl-C (exit 0), or 1 when it cannot listen."""
+    from prefect_haoee.simulator.server import serve
+
+    def ready(base_url: str) -> None:
+        typer.echo(f"Haoee gateway simulator listening on {base_url}")
+        for line in exports(base_url, config.primary_key):
+            typer.echo(f"  {line}")
+        typer.echo(f"  stats: {base_url}/_sim/stats   (Ctrl-C to stop)")
+
+    try:
+        serve(config, host=host, port=port, on_ready=ready)
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc}", err=True)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
 
 
 def with_s3(config: Any, host: str, port: int, s3_port: int, bucket: str) -> int:
