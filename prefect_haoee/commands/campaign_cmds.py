@@ -27,6 +27,7 @@ from prefect_haoee.campaigns import (
 from prefect_haoee.campaigns.budget import first_run_problems
 from prefect_haoee.commands import logs
 from prefect_haoee.commands.render import (
+    brief,
     console,
     errors,
     line,
@@ -246,8 +247,9 @@ def execute(
 
             message = f"lost the Prefect API at {PREFECT_API_URL.value()}: {cause}"
             return report_unreachable(Unreachable(message), as_json), None
-        message = f"campaign run crashed: {type(exc).__name__}: {exc}"
-        logs.log_failure(message, exc, errors)
+        full = f"campaign run crashed: {type(exc).__name__}: {exc}"
+        logs.log_failure(full, exc, errors)
+        message = brief(full)
         if as_json:
             print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
         else:
@@ -266,6 +268,7 @@ def execute(
         )
         if isinstance(result, BaseException):
             logs.log_failure(message, result, errors)
+        message = brief(message)
         if as_json:
             print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
         else:

@@ -38,6 +38,20 @@ def line(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*parts)
 
 
+MESSAGE_MAX = 400
+"""The longest error message a command prints (the whole text goes to the debug log)."""
+
+
+def brief(message: str, limit: int = MESSAGE_MAX) -> str:
+    """``message`` on one line and at most ``limit`` characters: an error that quotes a
+    request or an answer (a 422 body of a megabyte) never floods the terminal."""
+    flat = " ".join(message.split())
+    if len(flat) <= limit:
+        return flat
+    tail = f"... ({len(flat):,} characters in all: the debug log has them)"
+    return flat[: max(limit - len(tail), 0)] + tail
+
+
 def say_error(*parts: str | tuple[str, str]) -> None:
     errors.print(line(*parts), soft_wrap=True)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from uuid import UUID
 
 import anyio
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
@@ -21,6 +21,7 @@ from pydantic import Field
 from prefect_haoee.blocks import HaoeeCredentials, named_credentials
 from prefect_haoee.campaigns import Campaign, Plan, load_campaign
 from prefect_haoee.flows.batch import batch_size
+from prefect_haoee.flows.campaign_param import campaign_flow
 from prefect_haoee.flows.destination import campaign_bucket, manifest_key
 from prefect_haoee.flows.items import plan_campaign, produce_items, stored_outcomes
 from prefect_haoee.flows.manifest_spool import read_paid_index
@@ -71,7 +72,7 @@ async def _tag_flow_run(tags: list[str]) -> None:
             await client.update_flow_run(UUID(run_id), tags=merged)
 
 
-@flow(name="haoee-campaign", flow_run_name=campaign_run_name, persist_result=True)
+@campaign_flow(name="haoee-campaign", flow_run_name=campaign_run_name, persist_result=True)
 async def run_campaign(
     campaign: Campaign | str,
     run_date: date | None = None,

@@ -29,11 +29,16 @@ def campaign_bucket(campaign: Campaign, bucket: S3Bucket | None = None) -> S3Buc
                 f"{block.bucket_name!r}"
             )
         return block
+    return default_bucket(campaign.output.bucket)
+
+
+def default_bucket(name: str) -> S3Bucket:
+    """A block for bucket ``name`` with the standard AWS variables' credentials."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     params = AwsClientParameters(endpoint_url=endpoint) if endpoint else AwsClientParameters()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     credentials = AwsCredentials(region_name=region, aws_client_parameters=params)
-    return S3Bucket(bucket_name=campaign.output.bucket, credentials=credentials)
+    return S3Bucket(bucket_name=name, credentials=credentials)
 
 
 def manifest_key(base_prefix: str) -> str:

@@ -28,7 +28,6 @@ from datetime import date
 from typing import Any
 
 import anyio
-from prefect import flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.deployments import arun_deployment
 from prefect.runtime import flow_run
@@ -37,7 +36,13 @@ from prefect_aws.s3 import S3Bucket
 
 from prefect_haoee.blocks import HaoeeCredentials, named_credentials
 from prefect_haoee.campaigns import Campaign, WorkItem, load_campaign
-from prefect_haoee.flows.destination import campaign_bucket
+from prefect_haoee.flows.campaign_param import (
+    campaign_flow,
+    is_stored_reference,
+    load_stored_campaign,
+    store_campaign,
+)
+from prefect_haoee.flows.destination import campaign_bucket, default_bucket
 from prefect_haoee.flows.items import plan_campaign, produce_items, stored_outcomes
 from prefect_haoee.flows.manifest import (
     ManifestEntry,
@@ -89,7 +94,7 @@ def _shard_run_name() -> str:
     return f"{name}-{params.get('run_date')}-shard-{params.get('shard')}-of-{params.get('shards')}"
 
 
-@flow(name=SHARD_FLOW, flow_run_name=_shard_run_name, persist_result=False)
+@campaign_flow(name=SHARD_FLOW, flow_run_name=_shard_run_name, persist_result=False)
 async def run_campaign_shard(
     campaign: Campaign | str,
     run_date: date,
@@ -102,8 +107,14 @@ async def run_campaign_shard(
     """Produce shard ``shard`` of ``shards`` of a campaign's items; write their entries."""
     if not 0 <= shard < shards <= MAX_SHARDS:
         raise ShardingError(f"shard {shard} of {shards}: need 0 <= shard < shards <= {MAX_SHARDS}")
-    spec = campaign if isinstance(campaign, Campaign) else load_campaign(campaign)
     bucket = await S3Bucket.aload(bucket_block) if bucket_block else None
+    if isinstance(campaign, Campaign):
+        spec = campaign
+    elif is_stored_reference(campaign):
+        holder = bucket or default_bucket(campaign.removeprefix("s3://").split("/", 1)[0])
+        spec = await anyio.to_thread.run_sync(load_stored_campaign, holder, campaign)
+    else:
+        spec = load_campaign(campaign)
     s3 = campaign_bucket(spec, bucket)
     credentials = named_credentials(credentials_block or spec.credentials_block)
     plan, base = await plan_campaign(spec, run_date, s3)
@@ -150,8 +161,9 @@ class ShardedRun:
         credentials: HaoeeCredentials | None,
     ) -> None:
         self.spec, self.day, self.shards, self.base, self.s3 = spec, day, shards, base, s3
-        given = campaign.model_dump(mode="json") if isinstance(campaign, Campaign) else campaign
-        self.campaign = given
+        self.campaign: Campaign | str = campaign
+        """By reference to the shards: a path the workers have, or (an object) the
+        campaign stored in the bucket by :meth:`produce`."""
         self.bucket_block = _block_name(bucket, "bucket")
         self.credentials_block = _block_name(credentials, "credentials")
         self.parent = flow_run.id or uuid.uuid4().hex
@@ -186,6 +198,8 @@ class ShardedRun:
         progress: Progress,
     ) -> None:
         """Outcomes of the ``remaining`` items, from the shards' manifests."""
+        if isinstance(self.campaign, Campaign):
+            self.campaign = await anyio.to_thread.run_sync(store_campaign, self.s3, self.campaign)
         counts = [0] * self.shards
         for index, _ in remaining:
             counts[index % self.shards] += 1

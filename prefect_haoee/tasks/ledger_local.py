@@ -73,8 +73,12 @@ class LocalLocks:
         with self._mutex:
             if key in self._held:
                 return False
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            path = self.directory / f"{name}.lock"
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the first lock here (or the directory was removed)
+                self.directory.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 locked = lock_descriptor(fd, blocking=False)
             except OSError as exc:
