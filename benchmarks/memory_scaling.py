@@ -18,6 +18,7 @@ its item, finished items go to the spooled manifest (``flows.manifest_spool``), 
 result keeps counts and capped samples (``flows.tally``).
 
     .venv/bin/python benchmarks/memory_scaling.py [--images 500 5000] [--concurrency 10]
+        [--per-prompt 1 --as-object]   # 5,000 prompts of one image, given as haoee run gives
 
 Set ``PREFECT_API_URL`` to a running Prefect server to skip the 10-20 s server startup.
 Prints one JSON line on stdout; the children's Prefect logs go to a temp file (its tail is
@@ -67,8 +68,9 @@ def proc_status_kb(field: str) -> int:
     return 0
 
 
-def child(campaign: str, s3_url: str, bucket: str) -> None:
-    """Run one campaign in this (fresh) process; print what it did as one JSON line."""
+def child(campaign: str, s3_url: str, bucket: str, as_object: str = "") -> None:
+    """Run one campaign in this (fresh) process; print what it did as one JSON line.
+    ``as_object``: load it first and pass the ``Campaign`` (what ``haoee run`` does)."""
     quiet_logs()
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
@@ -80,7 +82,12 @@ def child(campaign: str, s3_url: str, bucket: str) -> None:
     before = proc_status_kb("VmRSS")
     started = time.perf_counter()
     flow: Any = run_campaign
-    state = asyncio.run(flow(campaign, run_date=DAY, bucket=block, return_state=True))
+    given: Any = campaign
+    if as_object:
+        from prefect_haoee.campaigns import load_campaign
+
+        given = load_campaign(campaign)
+    state = asyncio.run(flow(given, run_date=DAY, bucket=block, return_state=True))
     seconds = time.perf_counter() - started
     result = state.result(raise_on_failure=False)
     after = proc_status_kb("VmRSS")
@@ -99,16 +106,30 @@ def child(campaign: str, s3_url: str, bucket: str) -> None:
 
 
 def measure(
-    images: int, s3_url: str, folder: Path, env: dict[str, str], concurrency: int
+    images: int,
+    s3_url: str,
+    folder: Path,
+    env: dict[str, str],
+    concurrency: int,
+    per_prompt: int = 10,
+    as_object: bool = False,
 ) -> dict[str, Any]:
     """One campaign of ``images`` items in a child process; its peak RSS from wait4."""
     bucket = f"mem-{uuid.uuid4().hex[:12]}"
     path = folder / f"mem-{images}.yaml"
     path.write_text(
-        campaign_yaml(f"mem-{images}", bucket, images, concurrency=concurrency, qps=10_000)
+        campaign_yaml(
+            f"mem-{images}",
+            bucket,
+            images,
+            concurrency=concurrency,
+            qps=10_000,
+            per_prompt=per_prompt,
+        )
     )
     log = folder / f"child-{images}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), s3_url, bucket]
+    cmd += ["object"] if as_object else []
     started = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
@@ -136,11 +157,22 @@ def measure(
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(*sys.argv[2:5])
+        child(*sys.argv[2:6])
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, nargs=2, default=[500, 5000], metavar=("N1", "N2"))
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--per-prompt",
+        type=int,
+        default=10,
+        help="variants per prompt (1: as many prompts as images, e.g. 5,000 prompts)",
+    )
+    parser.add_argument(
+        "--as-object",
+        action="store_true",
+        help="pass the loaded Campaign to the flow, as haoee run does (default: its path)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--services", choices=("process", "thread"), default="process")
     args = parser.parse_args()
@@ -164,7 +196,17 @@ def main() -> None:
             "PYTHONUNBUFFERED": "1",
         }
         for images in args.images:
-            runs.append(measure(images, svc.s3_url, Path(tmp), env, args.concurrency))
+            runs.append(
+                measure(
+                    images,
+                    svc.s3_url,
+                    Path(tmp),
+                    env,
+                    args.concurrency,
+                    args.per_prompt,
+                    args.as_object,
+                )
+            )
             wait_idle(prefect_info.get("server_pid"))  # the server done with this run
 
     small, large = runs[0], runs[-1]
@@ -174,6 +216,8 @@ def main() -> None:
     out: dict[str, Any] = {
         "benchmark": "memory_scaling",
         "concurrency": args.concurrency,
+        "per_prompt": args.per_prompt,
+        "campaign_given_as": "object" if args.as_object else "path",
         "latency_ms": args.latency_ms,
         "services": args.services,
         "prefect_server": "external" if os.environ.get("PREFECT_API_URL") else "temporary",
