@@ -27,8 +27,10 @@ from prefect_haoee.flows.manifest import (
 )
 from prefect_haoee.tasks.storage import full_key, s3_client
 
-SPOOL_MEMORY = 4 * 1024 * 1024
-"""Bytes of entries kept in memory before the spool moves to a temporary file."""
+SPOOL_MEMORY = 1024 * 1024
+"""Bytes of entries kept in memory before the spool moves to a temporary file (about
+1,000 entries; the upload's body spools the same way, so a large run's peak holds two
+of these, not two manifests)."""
 
 _ENTRY_JSON = TypeAdapter(ManifestEntry)
 _MANIFEST_JSON = TypeAdapter(Manifest)
