@@ -74,6 +74,14 @@ class CampaignFlow(Flow[P, R]):
                 out[name] = summary(value)
         return {name: out[name] for name in parameters if name in out}
 
+    def with_options(self, **options: Any) -> CampaignFlow[P, R]:
+        """``Flow.with_options`` builds a plain ``Flow``: keep this class (it adds no
+        state, so the copy is re-classed as it is), or ``run_campaign.with_options(
+        task_runner=...)`` would send a ``Campaign`` by value again."""
+        copy = super().with_options(**options)
+        copy.__class__ = CampaignFlow
+        return copy  # type: ignore[return-value]
+
 
 def campaign_flow(**options: Any) -> Callable[[Callable[P, R]], CampaignFlow[P, R]]:
     """``@flow(**options)`` that makes a :class:`CampaignFlow`."""

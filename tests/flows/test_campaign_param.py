@@ -71,6 +71,14 @@ def test_a_20000_prompt_campaign_object_reaches_the_server_as_a_summary(
     assert shown["source"].endswith("big.yaml") and len(shown["sha256"]) == 64
 
 
+def test_the_flows_keep_sending_campaigns_by_reference_with_options() -> None:
+    from prefect_haoee.flows import run_campaign
+    from prefect_haoee.flows.shards import run_campaign_shard
+
+    for flow in (run_campaign, run_campaign_shard, run_campaign.with_options(retries=1)):
+        assert isinstance(flow, campaign_param.CampaignFlow), type(flow)
+
+
 def test_a_stored_campaign_is_read_back_by_content_and_refused_when_changed(
     s3_bucket: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
