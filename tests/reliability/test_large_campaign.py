@@ -24,6 +24,7 @@ ROWS = scaled(600, 20_000)
 DAY = "2026-09-09"
 
 
+@pytest.mark.timeout(scaled(300, 3 * 3600))
 def test_haoee_run_on_thousands_of_csv_rows_completes_and_the_rerun_pays_nothing(
     cli_env: dict[str, str], sim: Any, s3_bucket: Any, tmp_path: Path
 ) -> None:
@@ -39,7 +40,7 @@ def test_haoee_run_on_thousands_of_csv_rows_completes_and_the_rerun_pays_nothing
         f"output:\n  bucket: {s3_bucket.bucket_name}\n  prefix: rows/{{date}}\n"
         "concurrency: 32\nqps: 10000\n"
     )
-    timeout = scaled(300, 3600)
+    timeout = scaled(300, 5400)
     ran = run_haoee("run", str(path), "--json", "--date", DAY, env=cli_env, timeout=timeout)
     assert ran.returncode == 0, ran.stderr[-3000:]
     result = json.loads(ran.stdout)
