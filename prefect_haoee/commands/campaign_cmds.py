@@ -27,10 +27,10 @@ from prefect_haoee.campaigns import (
 from prefect_haoee.campaigns.budget import first_run_problems
 from prefect_haoee.commands import logs
 from prefect_haoee.commands.render import (
-    brief,
     console,
     errors,
     line,
+    one_line,
     print_json,
     say_error,
     show_plan,
@@ -249,7 +249,7 @@ def execute(
             return report_unreachable(Unreachable(message), as_json), None
         full = f"campaign run crashed: {type(exc).__name__}: {exc}"
         logs.log_failure(full, exc, errors)
-        message = brief(full)
+        message = one_line(full)
         if as_json:
             print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
         else:
@@ -268,7 +268,7 @@ def execute(
         )
         if isinstance(result, BaseException):
             logs.log_failure(message, result, errors)
-        message = brief(message)
+        message = one_line(message)
         if as_json:
             print_json({"ok": False, "exit_code": EXIT_FAILED, "error": message})
         else:

@@ -47,11 +47,11 @@ def guarded(command: Callable[[], int]) -> int:
 def _failed(exc: BaseException) -> int:
     """One line on the terminal, the traceback in the debug log; exit 1."""
     from prefect_haoee.commands import logs
-    from prefect_haoee.commands.render import brief, errors, say_error
+    from prefect_haoee.commands.render import errors, one_line, say_error
 
     message = f"haoee failed: {type(exc).__name__}: {exc}"
     logs.log_failure(message, exc, errors)
-    say_error((brief(message), "bold red"))
+    say_error((one_line(message), "bold red"))
     say_error(f"  {logs.where_logged()}")
     return 1
 

@@ -42,7 +42,7 @@ MESSAGE_MAX = 400
 """The longest error message a command prints (the whole text goes to the debug log)."""
 
 
-def brief(message: str, limit: int = MESSAGE_MAX) -> str:
+def one_line(message: str, limit: int = MESSAGE_MAX) -> str:
     """``message`` on one line and at most ``limit`` characters: an error that quotes a
     request or an answer (a 422 body of a megabyte) never floods the terminal."""
     flat = " ".join(message.split())

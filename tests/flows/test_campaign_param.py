@@ -19,7 +19,7 @@ from uuid import UUID
 import pytest
 
 from prefect_haoee.campaigns import load_campaign
-from prefect_haoee.commands.render import MESSAGE_MAX, brief
+from prefect_haoee.commands.render import MESSAGE_MAX, one_line
 from prefect_haoee.flows import campaign_param
 from prefect_haoee.flows.campaign_param import (
     CampaignReferenceError,
@@ -106,7 +106,7 @@ def test_a_stored_campaign_is_read_back_by_content_and_refused_when_changed(
 
 def test_an_error_message_is_one_short_line() -> None:
     huge = "422 Unprocessable Entity:\n" + '{"prompt": "x"}, ' * 100_000
-    shown = brief(huge)
+    shown = one_line(huge)
     assert len(shown) <= MESSAGE_MAX and "\n" not in shown
     assert shown.startswith("422 Unprocessable Entity: {") and "characters in all" in shown
-    assert brief("short\nmessage") == "short message"
+    assert one_line("short\nmessage") == "short message"
