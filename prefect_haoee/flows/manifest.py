@@ -222,18 +222,26 @@ def ignored(bucket: S3Bucket, key: str, why: str) -> None:
     logger.warning("ignoring the manifest at %s (%s); this run writes a fresh one", where, why)
 
 
-def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
-    """The manifest of an earlier run, or None (missing or not one this package wrote:
-    logged, and rebuilt)."""
+def read_checked(
+    bucket: S3Bucket, key: str, header: type[H], entry: type[E]
+) -> tuple[H, list[E]] | None:
+    """The manifest at ``key`` read as ``header`` and ``entry`` models (:func:`checked`),
+    or None: missing, or not one this package wrote (logged; the run writes a fresh one)."""
     doc = fetch_manifest_json(bucket, key)
     if doc is None:
         return None
     try:
-        head, items = checked(doc, Manifest, ManifestEntry)
+        return checked(doc, header, entry)
     except ValueError as exc:
         ignored(bucket, key, str(exc))
         return None
-    return head.model_copy(update={"items": items})
+
+
+def read_manifest(bucket: S3Bucket, key: str) -> Manifest | None:
+    """The manifest of an earlier run, or None (missing or not one this package wrote:
+    logged, and rebuilt)."""
+    found = read_checked(bucket, key, Manifest, ManifestEntry)
+    return found[0].model_copy(update={"items": found[1]}) if found else None
 
 
 def record_from_entry(entry: ManifestEntry, bucket: str) -> ImageRecord | None:

@@ -21,9 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 from prefect_haoee.flows.manifest import (
     Manifest,
     ManifestEntry,
-    checked,
-    fetch_manifest_json,
-    ignored,
+    read_checked,
 )
 from prefect_haoee.tasks.storage import full_key, s3_client
 
@@ -73,14 +71,10 @@ class _PaidDoc(BaseModel):
 def read_paid_index(bucket: S3Bucket, key: str) -> PaidIndex | None:
     """The manifest at ``key``, reduced to what reconciling needs (None: missing, or not one
     this package wrote: logged, and replaced by this run's)."""
-    doc = fetch_manifest_json(bucket, key)
-    if doc is None:
+    found = read_checked(bucket, key, _PaidDoc, _PaidEntry)
+    if found is None:
         return None
-    try:
-        head, items = checked(doc, _PaidDoc, _PaidEntry)
-    except ValueError as exc:
-        ignored(bucket, key, str(exc))
-        return None
+    head, items = found
     facts = {
         e.request_hash: PaidFact(e.key, e.paid_by, e.paid_twice_with, e.cost_units)
         for e in items
