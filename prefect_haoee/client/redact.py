@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 FRAGMENT = 8
@@ -75,6 +76,18 @@ def _redact_match(match: re.Match[str]) -> str:
     url = match.group(0)
     core = url.rstrip(".,;:!?)]}")  # the sentence's punctuation, not the URL's
     return redact_url(core) + url[len(core) :]
+
+
+def map_strings(value: Any, change: Callable[[str], str], longest: int | None = None) -> Any:
+    """``value`` (JSON: dicts, lists, scalars) with ``change`` applied to every string of
+    at most ``longest`` characters (longer ones kept as they are: inline file data)."""
+    if isinstance(value, str):
+        return change(value) if longest is None or len(value) <= longest else value
+    if isinstance(value, list):
+        return [map_strings(v, change, longest) for v in value]
+    if isinstance(value, dict):
+        return {k: map_strings(v, change, longest) for k, v in value.items()}
+    return value
 
 
 def scrub_patterns(text: str) -> str:

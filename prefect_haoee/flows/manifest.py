@@ -17,7 +17,7 @@ from prefect_aws.s3 import S3Bucket
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from prefect_haoee.campaigns import WorkItem
-from prefect_haoee.client.redact import redact_urls
+from prefect_haoee.client.redact import map_strings, redact_urls
 from prefect_haoee.tasks.records import ImageRecord
 from prefect_haoee.tasks.storage import full_key, s3_client
 
@@ -94,21 +94,10 @@ def safe_params(item: WorkItem) -> dict[str, Any]:
     for name in getattr(item.request, "image_fields", ()):
         if name in body:  # inline images of the other families
             body[name] = "<image(s)>"
-    safe: dict[str, Any] = redacted(body)
+    # Every URL redacted: a link's password or signature never reaches a manifest that
+    # anyone who can list the bucket reads.
+    safe: dict[str, Any] = map_strings(body, redact_urls)
     return safe
-
-
-def redacted(value: Any) -> Any:
-    """``value`` (JSON) with every URL in its strings through
-    :func:`~prefect_haoee.client.redact.redact_urls`: a reference link's password or
-    signature never reaches a manifest that anyone who can list the bucket reads."""
-    if isinstance(value, str):
-        return redact_urls(value)
-    if isinstance(value, list):
-        return [redacted(v) for v in value]
-    if isinstance(value, dict):
-        return {k: redacted(v) for k, v in value.items()}
-    return value
 
 
 def entry_for(item: WorkItem, record: ImageRecord | None, error: str | None) -> ManifestEntry:

@@ -50,7 +50,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prefect_haoee.client.env_settings import from_environment
 from prefect_haoee.client.errors import HaoeeError
-from prefect_haoee.client.redact import redact_url
+from prefect_haoee.client.redact import map_strings, redact_url
 from prefect_haoee.tasks.errors import (
     LockBackendError,
     LockConfigurationError,
@@ -228,7 +228,7 @@ class Ledger:
         await _stopped(renewer)
         step = encode_step(value)
         if scrub is not None:
-            step = _scrubbed(step, scrub)
+            step = map_strings(step, scrub, SCRUBBED_UP_TO)
         expires = datetime.now(timezone.utc) + expiration
         pending = _Pending(holder, step, expires, payer)
         finished = await self._finish(key, pending)
@@ -317,16 +317,6 @@ async def _stopped(task: asyncio.Future[None] | None) -> None:
 
 SCRUBBED_UP_TO = 65_536
 """Texts of an answer longer than this are inline file data (base64), kept as sent."""
-
-
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return scrub(value) if len(value) <= SCRUBBED_UP_TO else value
-    if isinstance(value, list):
-        return [_scrubbed(v, scrub) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrubbed(v, scrub) for k, v in value.items()}
-    return value
 
 
 def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
