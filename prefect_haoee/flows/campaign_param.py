@@ -16,7 +16,6 @@ small and the same size whatever the campaign holds:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -39,12 +38,18 @@ class CampaignReferenceError(ValueError):
     """A campaign reference that does not lead to the campaign it names."""
 
 
+class _Stored(BaseModel):
+    """A stored campaign: the campaign, its source (for messages) and the folder its local
+    reference files are relative to (the same path on every worker)."""
+
+    source: str
+    base_dir: str
+    campaign: Campaign
+
+
 def campaign_json(spec: Campaign) -> bytes:
-    """``spec`` with where it came from: its source (for messages) and the folder its
-    local reference files are relative to (the same path on every worker)."""
-    where = {"source": spec.source, "base_dir": str(spec.reader.base_dir)}
-    head = json.dumps(where)[:-1].encode()  # the campaign's JSON is appended, not re-parsed
-    return head + b', "campaign": ' + spec.model_dump_json().encode() + b"}"
+    stored = _Stored(source=spec.source, base_dir=str(spec.reader.base_dir), campaign=spec)
+    return stored.model_dump_json().encode()
 
 
 def summary(spec: Campaign) -> dict[str, Any]:
@@ -138,9 +143,3 @@ def load_stored_campaign(bucket: S3Bucket, uri: str) -> Campaign:
         raise CampaignReferenceError(f"{uri}: not a campaign ({problems} problems)") from None
     reader = ReferenceReader(Path(doc.base_dir))
     return doc.campaign.with_source(doc.source).with_reader(reader)
-
-
-class _Stored(BaseModel):
-    source: str
-    base_dir: str
-    campaign: Campaign
